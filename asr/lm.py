@@ -104,7 +104,7 @@ def estimate(sentences: Sequence[Sequence[str]], config: LMConfig) -> NgramModel
         found = kn_discounts(Counter(c for c in counts.values() if 0 < c <= 4))
         if found is None:
             logger.warning(
-                "order %d: counts-of-counts too sparse for discounts, using %s",
+                "order %d: counts-of-counts give no valid discounts, using %s",
                 n,
                 config.discount_fallback,
             )
