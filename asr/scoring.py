@@ -1,9 +1,9 @@
 """Score hypotheses against references with jiwer: edit counts, alignments, WER and CER.
 
-Error rates are errors / reference length, summed over utterances (never averaged per
-utterance), exactly as `jiwer.process_words` and `jiwer.process_characters` compute them.
+Error rates are total errors / total reference length over the utterances (never a mean
+of per-utterance rates), as `jiwer.process_words` and `jiwer.process_characters` do.
 When the reference length is 0 the rate is the raw error count (0 for an empty hypothesis,
-otherwise the number of inserted tokens), which is also what jiwer >= 3.1 returns; it keeps
+otherwise the number of inserted tokens), which is also what jiwer 4 returns; it keeps
 every rate finite so results stay valid JSON.
 
 Characters are counted the jiwer way: spaces between words are characters too.
@@ -138,7 +138,7 @@ def _align(
 ) -> tuple[list[Tokens], list[Chunks]]:
     """jiwer tokens and alignment chunks for every pair.
 
-    Pairs with an empty reference skip jiwer (jiwer < 3.1 refuses them): their hypothesis
+    Pairs with an empty reference skip jiwer (jiwer 3 refuses them): their hypothesis
     tokens are all insertions, which is what newer jiwer returns for them too.
     """
     nonempty = [i for i, ref in enumerate(refs) if ref.strip()]
