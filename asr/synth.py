@@ -38,6 +38,9 @@ SPLITS = ("train", "dev", "test")
 @dataclass(frozen=True)
 class SynthConfig:
     sample_rate: int = 16_000  # Hz, output wav rate (the model's default)
+    max_freq: int | None = (
+        None  # Hz; band-limit to match narrow-band data (FSDD: 4000); None keeps all
+    )
     rate_range: tuple[float, float] = (0.8, 1.25)  # speaking-rate factor, 1 = the engine's own
     pitch_range: tuple[int, int] = (25, 75)  # espeak-ng pitch, 0-99 (50 = its own)
     renders_per_prompt: int = 3  # different voices reading each sentence of a split
@@ -70,9 +73,10 @@ class RenderJob:
     rate: float  # speaking-rate factor
     pitch: int  # espeak-ng pitch
 
-    def file_name(self, sample_rate: int) -> str:
+    def file_name(self, config: SynthConfig) -> str:
         """VOICE_ID/HASH.wav, the hash covering every input of the rendered samples."""
-        key = f"{self.voice.id}|{self.prompt.spoken}|{self.rate}|{self.pitch}|{sample_rate}"
+        inputs = (self.voice.id, self.prompt.spoken, self.rate, self.pitch)
+        key = "|".join(map(str, (*inputs, config.sample_rate, config.max_freq)))
         return f"{self.voice.id}/{hashlib.sha1(key.encode()).hexdigest()[:16]}.wav"
 
 
@@ -192,6 +196,10 @@ def render(job: RenderJob, out: Path, config: SynthConfig) -> Utterance | str:
     audio = audio.mean(axis=1)
     if not np.any(np.abs(audio) > 1e-3):
         return f"{job.voice.engine} produced silence"
+    if config.max_freq is not None and rate > 2 * config.max_freq:
+        # Through the Nyquist rate of max_freq: resampling's anti-alias filter is the low-pass.
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=2 * config.max_freq)
+        rate = 2 * config.max_freq
     if rate != config.sample_rate:
         audio = librosa.resample(audio, orig_sr=rate, target_sr=config.sample_rate)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +225,7 @@ def render_all(
     jobs: Sequence[RenderJob], out_dir: Path, config: SynthConfig, progress: bool = True
 ) -> list[Utterance]:
     """Render jobs in parallel under out_dir; failures are counted and logged, not fatal."""
-    outs = [Path(out_dir).resolve() / job.file_name(config.sample_rate) for job in jobs]
+    outs = [Path(out_dir).resolve() / job.file_name(config) for job in jobs]
     with ThreadPoolExecutor(max_workers=config.jobs) as pool:
         results = list(
             tqdm(
