@@ -23,6 +23,7 @@ from asr.prepare import (
     UNREADABLE,
     Candidate,
     ImportStats,
+    Skip,
     finish_import,
     read_table,
 )
@@ -30,6 +31,7 @@ from asr.prepare import (
 logger = logging.getLogger(__name__)
 
 BAD_SEGMENT = "bad segment times"
+MAX_OVERSHOOT = 0.5  # seconds a segment may end past its recording, as Kaldi's extract-segments
 
 
 @dataclass(frozen=True)
@@ -68,18 +70,17 @@ def import_kaldi(
         segments = read_table(data_dir / "segments")
         audios, skipped = _cut_all(segments, recordings, piped, out_dir, jobs, progress)
     else:
-        audios, skipped = recordings, [(rec, PIPED) for rec in sorted(piped)]
+        audios, skipped = recordings, [(PIPED, rec) for rec in sorted(piped)]
     # A piped or cut-failed entry is already counted; don't count its transcript as orphaned too.
-    accounted = {utt for utt, _ in skipped}
+    accounted = {utt for _, utt in skipped}
     candidates = [
         Candidate(audio, texts[utt], utt2spk.get(utt))
         for utt, audio in audios.items()
         if utt in texts
     ]
-    reasons = [(MISSING_TRANSCRIPT, utt) for utt in audios if utt not in texts]
-    reasons += [(MISSING_AUDIO, utt) for utt in texts if utt not in audios and utt not in accounted]
-    reasons += [(reason, utt) for utt, reason in skipped]
-    return finish_import(f"kaldi {data_dir}", candidates, reasons, manifest, jobs, progress)
+    skipped += [(MISSING_TRANSCRIPT, utt) for utt in audios if utt not in texts]
+    skipped += [(MISSING_AUDIO, utt) for utt in texts if utt not in audios and utt not in accounted]
+    return finish_import(f"kaldi {data_dir}", candidates, skipped, manifest, jobs, progress)
 
 
 def _optional_table(path: Path) -> dict[str, str]:
@@ -93,13 +94,13 @@ def _cut_all(
     out_dir: Path,
     jobs: int,
     progress: bool,
-) -> tuple[dict[str, Path], list[tuple[str, str]]]:
-    """Cut every segment to OUT_DIR/SEG_ID.wav; returns ({seg_id: wav}, [(seg_id, reason)])."""
+) -> tuple[dict[str, Path], list[Skip]]:
+    """Cut every segment to OUT_DIR/SEG_ID.wav; returns ({seg_id: wav}, [(reason, seg_id)])."""
     todo, skipped = [], []
     for seg_id, value in segments.items():
         segment, reason = _parse_segment(seg_id, value, recordings, piped)
         if segment is None:
-            skipped.append((seg_id, reason))
+            skipped.append((reason, seg_id))
         else:
             todo.append(segment)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +117,7 @@ def _cut_all(
     cut = {}
     for segment, reason in zip(todo, reasons, strict=True):
         if reason:
-            skipped.append((segment.seg_id, reason))
+            skipped.append((reason, segment.seg_id))
         else:
             cut[segment.seg_id] = out_dir / f"{segment.seg_id}.wav"
     return cut, skipped
@@ -149,8 +150,9 @@ def cut_segment(segment: Segment, out: Path) -> str:
         with sf.SoundFile(str(segment.recording)) as f:
             start = round(segment.start * f.samplerate)
             stop = f.frames if segment.end is None else round(segment.end * f.samplerate)
-            if stop > f.frames or start >= stop:
+            if stop > f.frames + MAX_OVERSHOOT * f.samplerate or start >= f.frames:
                 return BAD_SEGMENT
+            stop = min(stop, f.frames)
             f.seek(start)
             audio, rate = f.read(stop - start, dtype="float32"), f.samplerate
     except (sf.LibsndfileError, RuntimeError, OSError) as err:

@@ -115,20 +115,24 @@ def test_kaldi_segments(tmp_path):
         f"s3 rec1 {bounds[2]} -1\n"
         "s4 rec2 0.0 0.5\n"
         "s5 rec1 0.4 0.2\n"
+        f"s6 rec1 {bounds[2]} {bounds[3] + 0.2}\n"  # a small overshoot is clamped, as in Kaldi
+        f"s7 rec1 0.0 {bounds[3] + 2.0}\n"
     )
-    (data / "text").write_text("s1 ONE\ns2 TWO\ns3 FIVE\ns4 PIPED\ns5 BACKWARDS\n")
-    (data / "utt2spk").write_text("s1 jackson\ns2 jackson\ns3 jackson\ns4 x\ns5 x\n")
+    (data / "text").write_text(
+        "s1 ONE\ns2 TWO\ns3 FIVE\ns4 PIPED\ns5 BACKWARDS\ns6 FIVE AGAIN\ns7 TOO LONG\n"
+    )
+    (data / "utt2spk").write_text("".join(f"s{i} jackson\n" for i in range(1, 8)))
 
     stats = import_kaldi(
         data, tmp_path / "out" / "train.jsonl", audio_root=tmp_path, jobs=2, progress=False
     )
 
-    assert stats.kept == 3
-    assert stats.skipped == {PIPED: 1, BAD_SEGMENT: 1}
+    assert stats.kept == 4
+    assert stats.skipped == {PIPED: 1, BAD_SEGMENT: 2}
     utts = read_manifest(tmp_path / "out" / "train.jsonl")
-    assert [u.text for u in utts] == ["one", "two", "five"]
+    assert [u.text for u in utts] == ["one", "two", "five", "five again"]
     assert {u.speaker for u in utts} == {"jackson"}
-    for utt, piece in zip(utts, pieces, strict=True):
+    for utt, piece in zip(utts, [*pieces, pieces[2]], strict=True):
         assert utt.audio_filepath.parent == tmp_path / "out" / "train_segments"
         cut, rate = sf.read(str(utt.audio_filepath), dtype="int16")
         assert rate == 8000
