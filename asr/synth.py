@@ -252,6 +252,14 @@ def render_all(
     return [r for r in results if isinstance(r, Utterance)]
 
 
+def pick_voices(voices: Sequence[Voice] | None, config: SynthConfig) -> list[Voice]:
+    """`voices`, or every installed voice if None, cut to `config.max_voices` by the seed."""
+    voices = sorted(voices if voices is not None else list_voices())
+    if config.max_voices is not None and config.max_voices < len(voices):
+        voices = sorted(random.Random(config.seed).sample(voices, config.max_voices))
+    return voices
+
+
 def synthesize_corpus(
     prompts_file: Path,
     out_dir: Path,
@@ -264,12 +272,9 @@ def synthesize_corpus(
     `voices` defaults to every installed voice, cut to `config.max_voices` by the seed.
     Returns {split: manifest path}.
     """
-    voices = sorted(voices if voices is not None else list_voices())
-    if config.max_voices is not None and config.max_voices < len(voices):
-        voices = sorted(random.Random(config.seed).sample(voices, config.max_voices))
     splits = make_splits(
         load_prompts(prompts_file),
-        voices,
+        pick_voices(voices, config),
         config.dev_voices,
         config.test_voices,
         config.dev_frac,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from asr.manifest import Utterance, write_manifest
-from asr.synth import Prompt, Split, SynthConfig, plan_renders, render_all
-from asr.voices import Voice, list_voices
+from asr.synth import Prompt, Split, SynthConfig, pick_voices, plan_renders, render_all
+from asr.voices import Voice
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,7 @@ def synthesize_digits(
 
     `voices` defaults to every installed voice, cut to `synth.max_voices` by the seed.
     """
-    voices = sorted(voices if voices is not None else list_voices())
-    if synth.max_voices is not None and synth.max_voices < len(voices):
-        voices = sorted(random.Random(synth.seed).sample(voices, synth.max_voices))
+    voices = pick_voices(voices, synth)
     singles = Split(tuple(voices), tuple(Prompt(w, w) for w in DIGIT_WORDS))
     strings = digit_strings(config.strings, config.min_digits, config.max_digits, synth.seed)
     jobs = plan_renders(singles, replace(synth, renders_per_prompt=config.singles_per_digit), "1")
