@@ -1,0 +1,44 @@
+"""Waveform augmentation for training: speed and volume perturbation, additive noise.
+
+Pure functions over (samples,) tensors driven by an explicit torch.Generator, so a resumed run
+draws the same perturbations as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from asr.audio import resample
+
+__all__ = ["AugmentConfig", "augment_wave"]
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    speeds: tuple[float, ...] = (0.9, 1.0, 1.1)  # Kaldi-style speed perturbation factors
+    gain_db: float = 6.0  # volume drawn uniformly in +-gain_db
+    noise_prob: float = 0.5  # chance of adding white noise to an utterance
+    snr_db: tuple[float, float] = (10.0, 40.0)  # signal-to-noise range of that noise
+
+
+def _uniform(low: float, high: float, generator: torch.Generator) -> float:
+    return low + (high - low) * float(torch.rand((), generator=generator))
+
+
+def augment_wave(
+    wave: torch.Tensor, sample_rate: int, config: AugmentConfig, generator: torch.Generator
+) -> torch.Tensor:
+    """wave (samples,) -> perturbed wave (samples',); speed changes the length."""
+    speed = config.speeds[int(torch.randint(len(config.speeds), (), generator=generator))]
+    if speed != 1.0:
+        # Resampling to rate/speed and playing at rate shifts tempo and pitch, like sox speed.
+        wave = resample(wave, round(sample_rate * speed), sample_rate)
+    wave = wave * 10 ** (_uniform(-config.gain_db, config.gain_db, generator) / 20)
+    if float(torch.rand((), generator=generator)) < config.noise_prob:
+        snr = _uniform(*config.snr_db, generator)
+        power = wave.square().mean().clamp(min=1e-10)
+        noise = torch.randn(wave.shape, generator=generator)
+        wave = wave + noise * (power / 10 ** (snr / 10)).sqrt()
+    return wave

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asr.audio import load_audio, resample
+from asr.errors import AsrError
+
+
+def test_load_mixes_to_mono_and_keeps_rate(sine_wav):
+    wave = load_audio(sine_wav, 16000)
+    assert wave.dtype == torch.float32 and wave.ndim == 1 and len(wave) == 16000
+    assert 0.45 < float(wave.abs().max()) <= 0.5
+
+
+@pytest.mark.parametrize("fmt", ["FLAC", "OGG", "MP3"])
+def test_reads_compressed_formats_and_resamples(tmp_path, fmt):
+    t = np.arange(22050) / 22050
+    path = tmp_path / f"tone.{fmt.lower()}"
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 300 * t), 22050, format=fmt)
+    wave = load_audio(path, 16000)
+    assert abs(len(wave) - 16000) < 1200  # mp3 pads with encoder delay
+    spectrum = torch.fft.rfft(wave[:16000]).abs()
+    assert abs(int(spectrum.argmax()) - 300) <= 2  # the tone survives resampling, at 300 Hz
+
+
+def test_fsdd_recording_upsampled(fsdd):
+    path = fsdd / "recordings" / "3_theo_7.wav"
+    wave = load_audio(path, 16000)
+    assert len(wave) == pytest.approx(2 * sf.info(path).frames, abs=2)
+
+
+def test_resample_identity():
+    wave = torch.randn(100)
+    assert resample(wave, 8000, 8000) is wave
+
+
+def _header_only(path):
+    sf.write(path, np.zeros(0), 16000)
+
+
+def _garbage(path):
+    path.write_bytes(b"this is not audio at all" * 50)
+
+
+def _nan(path):
+    sf.write(path, np.array([0.1, np.nan, 0.2] * 100), 16000, subtype="FLOAT")
+
+
+def _empty(path):
+    path.write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (_header_only, "no audio samples"),
+        (_garbage, "cannot decode audio"),
+        (_nan, "NaN or infinite"),
+        (_empty, "empty file"),
+    ],
+)
+def test_bad_files_rejected_with_path_and_reason(tmp_path, make, reason):
+    path = tmp_path / "bad.wav"
+    make(path)
+    with pytest.raises(AsrError) as err:
+        load_audio(path)
+    message = str(err.value)
+    assert message.startswith(str(path)) and reason in message and "\n" not in message
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(AsrError, match="no such file"):
+        load_audio(tmp_path / "nope.wav")
+    with pytest.raises(AsrError, match="is a directory"):
+        load_audio(tmp_path)

@@ -1,0 +1,24 @@
+import torch
+
+from asr.augment import AugmentConfig, augment_wave
+
+
+def test_speed_changes_length_and_noise_sets_snr():
+    wave = torch.sin(torch.arange(16000) * 0.05)
+    config = AugmentConfig(speeds=(1.1,), gain_db=0.0, noise_prob=1.0, snr_db=(20.0, 20.0))
+    out = augment_wave(wave, 16000, config, torch.Generator().manual_seed(0))
+    assert abs(len(out) - 16000 / 1.1) < 5
+    clean = augment_wave(wave, 16000, AugmentConfig(speeds=(1.1,), gain_db=0.0, noise_prob=0.0),
+                         torch.Generator().manual_seed(0))  # fmt: skip
+    snr = 10 * torch.log10(clean.square().mean() / (out - clean).square().mean())
+    assert abs(float(snr) - 20) < 1
+
+
+def test_gain_range_and_seed():
+    wave = torch.randn(8000) * 0.1
+    config = AugmentConfig(speeds=(1.0,), gain_db=6.0, noise_prob=0.0)
+    outs = [augment_wave(wave, 16000, config, torch.Generator().manual_seed(s)) for s in range(20)]
+    ratios = torch.tensor([float(o.std() / wave.std()) for o in outs])
+    assert (ratios >= 10 ** (-6 / 20) - 1e-4).all() and (ratios <= 10 ** (6 / 20) + 1e-4).all()
+    again = augment_wave(wave, 16000, config, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(again, outs[3])
