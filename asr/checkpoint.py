@@ -1,0 +1,101 @@
+"""One checkpoint file carries everything needed to transcribe: weights, model and feature
+config, vocabulary, normalisation statistics, decoding settings and training metadata.
+
+Saved atomically (write, fsync, rename) and loaded with `weights_only=True`, so a crafted file
+cannot execute code: it is refused with an AsrError.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from asr.config import config_from_dict, config_to_dict
+from asr.errors import AsrError
+from asr.features import FeatureConfig
+from asr.model import CTCModel, ModelConfig
+from asr.text import Vocabulary
+
+FORMAT = "asr-checkpoint/1"
+
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint"]
+
+
+@dataclass
+class Checkpoint:
+    model_config: ModelConfig
+    feature_config: FeatureConfig
+    vocab: Vocabulary
+    mean: torch.Tensor  # (n_mels,) training-set feature mean
+    std: torch.Tensor  # (n_mels,)
+    state_dict: dict[str, torch.Tensor]
+    metadata: dict = field(default_factory=dict)  # training: epoch, wer, data, date, ...
+    decoding: dict = field(default_factory=dict)  # tuned decoding settings (beam, LM weight)
+    resume: dict | None = None  # optimizer/scheduler/RNG/progress, only in resumable files
+
+    def build_model(self) -> CTCModel:
+        """The network in eval mode with the saved weights."""
+        model = CTCModel(self.model_config)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+
+def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
+    """Write atomically: a crash mid-write leaves any previous file at `path` intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "model_config": config_to_dict(ckpt.model_config),
+        "feature_config": config_to_dict(ckpt.feature_config),
+        "vocab": list(ckpt.vocab.symbols),
+        "mean": ckpt.mean.float().cpu(),
+        "std": ckpt.std.float().cpu(),
+        "state_dict": {k: v.cpu() for k, v in ckpt.state_dict.items()},
+        "metadata": ckpt.metadata,
+        "decoding": ckpt.decoding,
+    }
+    if ckpt.resume is not None:
+        payload["resume"] = ckpt.resume
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint without running pickled code; AsrError names the file and problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise AsrError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).splitlines()[0][:160]
+        raise AsrError(f"{path}: refused: not a safe asr checkpoint ({reason})") from err
+    # Garbage bytes surface from the unpickler as any of these.
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, struct.error) as err:
+        raise AsrError(f"{path}: cannot read checkpoint ({str(err).splitlines()[0]})") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise AsrError(f"{path}: not an asr checkpoint (expected format {FORMAT})")
+    return Checkpoint(
+        model_config=config_from_dict(ModelConfig, payload["model_config"]),
+        feature_config=config_from_dict(FeatureConfig, payload["feature_config"]),
+        vocab=Vocabulary(tuple(payload["vocab"])),
+        mean=payload["mean"],
+        std=payload["std"],
+        state_dict=payload["state_dict"],
+        metadata=payload.get("metadata", {}),
+        decoding=payload.get("decoding", {}),
+        resume=payload.get("resume"),
+    )

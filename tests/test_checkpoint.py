@@ -1,0 +1,76 @@
+import os
+
+import pytest
+import torch
+
+from asr.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from asr.errors import AsrError
+from asr.features import FeatureConfig
+from asr.model import CTCModel, ModelConfig
+from asr.text import Vocabulary
+
+CONFIG = ModelConfig(n_mels=40, vocab_size=5, conv_channels=(4,), conv_kernels=((3, 5),),
+                     conv_strides=((2, 2),), lstm_hidden=8, lstm_layers=1)  # fmt: skip
+
+
+def _checkpoint() -> Checkpoint:
+    torch.manual_seed(0)
+    return Checkpoint(
+        CONFIG, FeatureConfig(sample_rate=8000, n_mels=40), Vocabulary(("<b>", " ", "a", "b", "c")),
+        torch.randn(40), torch.rand(40) + 0.5, CTCModel(CONFIG).state_dict(),
+        metadata={"epoch": 3}, decoding={"beam": 8},
+    )  # fmt: skip
+
+
+def test_round_trip_rebuilds_the_same_model(tmp_path):
+    ckpt = _checkpoint()
+    save_checkpoint(tmp_path / "m.pt", ckpt)
+    loaded = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.model_config == CONFIG and loaded.feature_config == ckpt.feature_config
+    assert loaded.vocab == ckpt.vocab and loaded.metadata == {"epoch": 3}
+    assert loaded.decoding == {"beam": 8}
+    torch.testing.assert_close(loaded.mean, ckpt.mean)
+    x, n = torch.randn(1, 20, 40), torch.tensor([20])
+    torch.testing.assert_close(loaded.build_model()(x, n)[0], ckpt.build_model()(x, n)[0])
+
+
+def test_crash_mid_write_keeps_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, _checkpoint())
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError):
+        save_checkpoint(path, _checkpoint())
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left behind
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_malicious_pickle_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "asr-checkpoint/1", "payload": _Exploit()}, path)
+    with pytest.raises(AsrError, match="refused"):
+        load_checkpoint(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_not_a_checkpoint(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"hello")
+    with pytest.raises(AsrError, match=str(junk)):
+        load_checkpoint(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(AsrError, match="not an asr checkpoint"):
+        load_checkpoint(other)
+    with pytest.raises(AsrError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "none.pt")
