@@ -1,0 +1,173 @@
+"""`asr` command line: thin wrappers that parse arguments, call one library function, format.
+
+Exit codes: 0 success; 1 bad input (a message per problem on stderr; for `transcribe`, at
+least one file failed while the others were still transcribed); 2 wrong usage; 130 interrupted.
+Heavy modules (torch) are imported inside the commands so `asr --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from asr import __version__
+from asr.errors import AsrError
+
+logger = logging.getLogger("asr")
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif"}
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.quiet)
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        return args.run(args)
+    except AsrError as err:
+        print(f"asr: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("asr: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"  # tqdm reads this for every bar it creates
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asr",
+        description="CNN + BiLSTM + CTC speech recognition: train, transcribe, evaluate.",
+        epilog="Exit codes: 0 ok, 1 bad input or a failed file, 2 usage error, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"asr {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    common.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
+    sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    _add_train(sub, common)
+    _add_transcribe(sub, common)
+    _add_evaluate(sub, common)
+    return parser
+
+
+def _add_train(sub, common) -> None:
+    p = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train a model on a JSONL manifest",
+        description="Train a CNN + BiLSTM + CTC model. Rerun the same command to resume after an "
+        "interruption (Ctrl-C saves first). For several processes: torchrun --nproc_per_node N "
+        "-m asr.cli train ...",
+    )
+    p.add_argument("--config", type=Path, help="TOML with [features] [model] [train] sections")
+    p.add_argument("--train", type=Path, dest="train_manifest", help="training manifest (JSONL)")
+    p.add_argument("--dev", type=Path, dest="dev_manifest", help="validation manifest (JSONL)")
+    p.add_argument("--out", type=Path, dest="out_dir", help="output folder (best.pt, last.pt)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-seconds", type=float, help="padded audio seconds per batch")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", type=int, dest="num_workers", help="data loader processes")
+    p.add_argument("--init-from", type=Path, help="start from this checkpoint's weights")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args) -> int:
+    from asr.train import configs_from_toml, train
+
+    keys = ["train_manifest", "dev_manifest", "out_dir", "epochs", "batch_seconds", "lr"]
+    keys += ["seed", "num_workers", "init_from"]
+    overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    train_config, model_config, features = configs_from_toml(args.config, **overrides)
+    best = train(train_config, model_config, features)
+    logger.info("best model: %s", best)
+    return EXIT_OK
+
+
+def _add_transcribe(sub, common) -> None:
+    p = sub.add_parser(
+        "transcribe",
+        parents=[common],
+        help="transcribe audio files or folders",
+        description="Print `path<TAB>text` per file on stdout; failures go to stderr as "
+        "`path: reason`, the other files still being transcribed; exit 1 if any failed.",
+    )
+    p.add_argument("inputs", nargs="+", type=Path, help="audio files or folders (recursive)")
+    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
+    p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.set_defaults(run=_run_transcribe)
+
+
+def _run_transcribe(args) -> int:
+    from asr.inference import Recognizer, resolve_model
+
+    model_path = resolve_model(args.model)
+    logger.info("model: %s", model_path)
+    recognizer = Recognizer.load(model_path)
+    failed = 0
+    for result in recognizer.transcribe(_expand_inputs(args.inputs), args.batch_seconds):
+        if result.error:
+            failed += 1
+            print(result.error, file=sys.stderr, flush=True)
+        else:
+            print(f"{result.path}\t{result.text}", flush=True)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _expand_inputs(inputs: list[Path]):
+    """Files as given; folders expanded to their audio files, sorted, recursively."""
+    for path in inputs:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                print(f"{path}: no audio files in folder", file=sys.stderr)
+            yield from found
+        else:
+            yield path
+
+
+def _add_evaluate(sub, common) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score a model on a manifest (WER, CER, results.json)",
+    )
+    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
+    p.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with references")
+    p.add_argument("--out", type=Path, required=True, help="folder for results.json")
+    p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from asr.evaluate import evaluate
+    from asr.inference import Recognizer, resolve_model
+
+    model_path = resolve_model(args.model)
+    logger.info("model: %s", model_path)
+    results = evaluate(Recognizer.load(model_path), args.manifest, args.out, args.batch_seconds)
+    print(
+        f"WER {100 * results['wer']:.2f}%  CER {100 * results['cer']:.2f}%  "
+        f"({results['num_utterances']} utterances)  -> {args.out / 'results.json'}"
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

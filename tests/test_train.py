@@ -1,0 +1,86 @@
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import asr.train
+from asr.checkpoint import load_checkpoint
+from asr.evaluate import evaluate
+from asr.inference import Recognizer
+from asr.train import configs_from_toml, train
+from conftest import fsdd_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_end_to_end_on_real_recordings(trained, tmp_path):
+    """Loss falls and the training utterances decode with WER under 0.3."""
+    exp, manifest = trained
+    rows = list(csv.DictReader((exp / "log.csv").open()))
+    losses = [float(r["train_loss"]) for r in rows]
+    assert len(rows) == 70 and losses[-1] < losses[0] / 5
+    results = evaluate(Recognizer.load(exp / "best.pt"), manifest, tmp_path / "eval")
+    assert results["num_utterances"] == 40
+    assert results["wer"] < 0.3, results["wer"]
+    assert (tmp_path / "eval" / "results.json").is_file()
+
+
+def _small_run(fsdd, tiny_config, tmp_path, out: str, epochs: int = 3):
+    manifest = fsdd_sample(fsdd, tmp_path / "small.jsonl", 16, {"jackson"})
+    train_config, model_config, features = configs_from_toml(
+        tiny_config, train_manifest=manifest, dev_manifest=manifest, out_dir=tmp_path / out,
+        epochs=epochs,
+    )  # fmt: skip
+    return train_config, model_config.__class__(**{**vars(model_config), "dropout": 0.2}), features
+
+
+def test_interrupted_run_resumes_where_uninterrupted_one_ends(
+    fsdd, tiny_config, tmp_path, monkeypatch
+):
+    straight = _small_run(fsdd, tiny_config, tmp_path, "straight")
+    train(*straight)
+
+    resumed = _small_run(fsdd, tiny_config, tmp_path, "resumed")
+    real_step, calls = asr.train._train_step, []
+
+    def interrupt_on_seventh(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 7:  # mid-epoch: Ctrl-C arrives during training
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(asr.train, "_train_step", interrupt_on_seventh)
+    with pytest.raises(KeyboardInterrupt):
+        train(*resumed)
+    saved = load_checkpoint(tmp_path / "resumed" / "last.pt")
+    assert saved.resume["progress"]["step"] == 6  # saved before exiting
+    monkeypatch.setattr(asr.train, "_train_step", real_step)
+    train(*resumed)
+
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "last.pt")
+    assert a.resume["progress"] == b.resume["progress"]
+    for name, tensor in a.state_dict.items():
+        torch.testing.assert_close(b.state_dict[name], tensor, atol=1e-4, rtol=1e-3)
+
+
+def test_torchrun_two_cpu_processes(fsdd, tiny_config, tmp_path):
+    manifest = fsdd_sample(fsdd, tmp_path / "ddp.jsonl", 16, {"nicolas"})
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "asr.cli", "train", "--config", str(tiny_config), "--train", str(manifest),
+        "--dev", str(manifest), "--out", str(tmp_path / "ddp"), "--epochs", "2", "--threads", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = list(csv.DictReader((tmp_path / "ddp" / "log.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]  # rank 0 alone writes the log
+    # Each rank took half the batches: steps per epoch are half a single process's.
+    single = len(asr.data.DurationBatchSampler([0.5] * 16, 4))
+    assert int(rows[0]["step"]) <= single
+    assert load_checkpoint(tmp_path / "ddp" / "best.pt").metadata["epoch"] >= 1
