@@ -12,6 +12,7 @@ from asr.checkpoint import load_checkpoint
 from asr.evaluate import evaluate
 from asr.inference import Recognizer
 from asr.train import configs_from_toml, train
+
 from conftest import fsdd_sample
 
 ROOT = Path(__file__).resolve().parents[1]
