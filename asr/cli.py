@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from asr import __version__
+from asr.cli_decode import add_decoder_options, add_lm, add_tune
+from asr.cli_prepare import add_prepare
 from asr.errors import AsrError
 
 logger = logging.getLogger("asr")
@@ -63,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_train(sub, common)
     _add_transcribe(sub, common)
     _add_evaluate(sub, common)
+    add_prepare(sub, common)
+    _add_compare(sub, common)
+    add_lm(sub, common)
+    add_tune(sub, common)
+    _add_export(sub, common)
     return parser
 
 
@@ -104,36 +111,62 @@ def _add_transcribe(sub, common) -> None:
     p = sub.add_parser(
         "transcribe",
         parents=[common],
-        help="transcribe audio files or folders",
-        description="Print `path<TAB>text` per file on stdout; failures go to stderr as "
-        "`path: reason`, the other files still being transcribed; exit 1 if any failed.",
+        help="transcribe audio files, folders or manifests",
+        description="Print `path<TAB>text` per file on stdout (--format json: one JSON object "
+        "per file per line, with timed words), or write OUT_DIR/NAME.FORMAT with --output-dir; "
+        "failures go to stderr as `path: reason`, the other files still being transcribed; exit "
+        "1 if any failed. Recordings of any length: long ones are cut at pauses.",
     )
-    p.add_argument("inputs", nargs="+", type=Path, help="audio files or folders (recursive)")
+    p.add_argument(
+        "inputs", nargs="+", type=Path, help="audio files, folders (recursive), .jsonl manifests"
+    )
     p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.add_argument("--format", choices=("txt", "json", "srt", "vtt"), default="txt")
+    p.add_argument("--output-dir", type=Path, help="write one file per input here")
+    _add_precision(p)
+    add_decoder_options(p)
     p.set_defaults(run=_run_transcribe)
 
 
+def _add_precision(p) -> None:
+    p.add_argument(
+        "--precision", choices=["fp32", "int8"], default="fp32",
+        help="CPU weights: int8 quantises the LSTM and head (faster); ignored for .onnx models",
+    )  # fmt: skip
+
+
 def _run_transcribe(args) -> int:
+    from tqdm import tqdm
+
+    from asr.cli_decode import decode_config_from, emit_transcript
     from asr.inference import Recognizer, resolve_model
 
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)
-    recognizer = Recognizer.load(model_path)
-    failed = 0
-    for result in recognizer.transcribe(_expand_inputs(args.inputs), args.batch_seconds):
+    recognizer = Recognizer.load(model_path, precision=args.precision)
+    recognizer.use_decoding(decode_config_from(args, recognizer))
+    paths = list(_expand_inputs(args.inputs))
+    results = recognizer.transcribe(paths, args.batch_seconds, words=args.format != "txt")
+    failed, taken = 0, set()
+    for result in tqdm(results, total=len(paths), desc="transcribe", unit="file", disable=None):
         if result.error:
             failed += 1
             print(result.error, file=sys.stderr, flush=True)
         else:
-            print(f"{result.path}\t{result.text}", flush=True)
+            emit_transcript(result, args.format, args.output_dir, taken)
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def _expand_inputs(inputs: list[Path]):
-    """Files as given; folders expanded to their audio files, sorted, recursively."""
+    """Files as given; folders expanded to their audio files, sorted, recursively; .jsonl
+    manifests to their audio paths."""
     for path in inputs:
-        if path.is_dir():
+        if path.suffix == ".jsonl" and path.is_file():
+            from asr.manifest import read_manifest
+
+            yield from (u.audio_filepath for u in read_manifest(path, check_files=False))
+        elif path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
             if not found:
                 print(f"{path}: no audio files in folder", file=sys.stderr)
@@ -150,22 +183,83 @@ def _add_evaluate(sub, common) -> None:
     )
     p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
     p.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with references")
-    p.add_argument("--out", type=Path, required=True, help="folder for results.json")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder for results.json, report.md, report.html"
+    )
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.add_argument("--posteriorgrams", type=int, default=3, help="worst utterances to plot")
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for confidence intervals")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    _add_precision(p)
+    add_decoder_options(p)
     p.set_defaults(run=_run_evaluate)
 
 
 def _run_evaluate(args) -> int:
+    from asr.cli_decode import decode_config_from
     from asr.evaluate import evaluate
     from asr.inference import Recognizer, resolve_model
 
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)
-    results = evaluate(Recognizer.load(model_path), args.manifest, args.out, args.batch_seconds)
+    recognizer = Recognizer.load(model_path, precision=args.precision)
+    recognizer.use_decoding(decode_config_from(args, recognizer))
+    results = evaluate(
+        recognizer, args.manifest, args.out, args.batch_seconds, model_path,
+        args.posteriorgrams, args.bootstrap, args.seed,
+    )  # fmt: skip
+    low, high = results["ci"]["wer"]
     print(
-        f"WER {100 * results['wer']:.2f}%  CER {100 * results['cer']:.2f}%  "
-        f"({results['num_utterances']} utterances)  -> {args.out / 'results.json'}"
+        f"WER {100 * results['wer']:.2f}% (95% CI {100 * low:.2f}-{100 * high:.2f})  "
+        f"CER {100 * results['cer']:.2f}%  {results['num_utterances']} utterances\n"
+        f"report: {args.out / 'report.html'}  ({args.out / 'report.md'}, "
+        f"{args.out / 'results.json'})"
     )
+    return EXIT_OK
+
+
+def _add_compare(sub, common) -> None:
+    p = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="is B's WER really different from A's? (paired bootstrap)",
+        description="Match utterances of two results.json files by audio path and test the WER "
+        "difference with a paired bootstrap, utterance by utterance.",
+    )
+    p.add_argument("a", type=Path, help="results.json of system A")
+    p.add_argument("b", type=Path, help="results.json of system B")
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    p.set_defaults(run=_run_compare)
+
+
+def _run_compare(args) -> int:
+    from asr.compare import compare, format_comparison
+
+    print(format_comparison(compare(args.a, args.b, args.bootstrap, args.seed, args.alpha)))
+    return EXIT_OK
+
+
+def _add_export(sub, common) -> None:
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="export a checkpoint to ONNX for onnxruntime",
+        description="Write an ONNX graph (dynamic batch and time) carrying the checkpoint's "
+        "configs and vocabulary; `asr transcribe --model model.onnx` runs it with onnxruntime.",
+    )
+    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
+    p.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args) -> int:
+    from asr.checkpoint import load_checkpoint
+    from asr.export import export_onnx
+    from asr.inference import resolve_model
+
+    print(export_onnx(load_checkpoint(resolve_model(args.model)), args.out))
     return EXIT_OK
 
 

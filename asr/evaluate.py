@@ -1,67 +1,65 @@
-"""Score a model on a manifest: transcribe every utterance, WER/CER with jiwer, results.json."""
+"""Score a model on a manifest: transcribe every utterance, then write the report
+(results.json for machines, report.md and report.html for people) with `asr.report`."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import jiwer
 from tqdm import tqdm
 
+from asr.audio import load_audio
+from asr.breakdown import worst_first
+from asr.config import config_to_dict
 from asr.errors import AsrError
-from asr.inference import Recognizer
+from asr.inference import Recognizer, Transcript
 from asr.manifest import Utterance, read_manifest
+from asr.plots import Posteriorgram
+from asr.report import write_report
+from asr.scoring import score_utterances
 from asr.text import normalize_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["evaluate", "word_error_rate", "char_error_rate"]
-
-
-def word_error_rate(refs: list[str], hyps: list[str]) -> float:
-    """Corpus WER (fraction) of normalised references against hypotheses."""
-    return jiwer.wer(refs, hyps)
-
-
-def char_error_rate(refs: list[str], hyps: list[str]) -> float:
-    return jiwer.cer(refs, hyps)
+__all__ = ["evaluate"]
 
 
 def evaluate(
-    recognizer: Recognizer, manifest: Path, out_dir: Path, batch_seconds: float = 120.0
+    recognizer: Recognizer,
+    manifest: Path,
+    out_dir: Path,
+    batch_seconds: float = 120.0,
+    model_path: Path | None = None,
+    posteriorgrams: int = 3,
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> dict:
-    """Decode every utterance of `manifest`; write and return `out_dir/results.json`.
+    """Decode every utterance of `manifest` and write the report into `out_dir`.
 
     An utterance whose audio cannot be read scores as an empty hypothesis (all deletions), so a
     broken file can only worsen, never flatter, the result; it is listed with its error.
+    Posteriorgrams are drawn for the `posteriorgrams` worst utterances. Returns results.json's
+    content.
     """
     utterances = read_manifest(manifest)
     if not utterances:
         raise AsrError(f"{manifest}: no usable utterances to evaluate")
-    rows = [
-        _row(utt, t)
-        for utt, t in zip(
-            utterances, _transcripts(recognizer, utterances, batch_seconds), strict=True
-        )
-    ]
-    refs = [r["ref"] for r in rows]
-    hyps = [r["hyp"] for r in rows]
-    results = {
-        "wer": word_error_rate(refs, hyps),
-        "cer": char_error_rate(refs, hyps),
-        "num_utterances": len(rows),
-        "num_failed": sum("error" in r for r in rows),
-        "utterances": rows,
+    transcripts = _transcripts(recognizer, utterances, batch_seconds)
+    rows = [_row(utt, t) for utt, t in zip(utterances, transcripts, strict=True)]
+    posteriors = _worst_posteriorgrams(recognizer, rows, posteriorgrams)
+    metadata = {
+        "model": _model_identity(recognizer, model_path),
+        "data": {"manifest": str(manifest), "sha256": _sha256(manifest), "count": len(rows)},
+        "decoding": recognizer.decoding_settings(),
     }
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    return results
+    return write_report(rows, metadata, out_dir, posteriors, n_boot=n_boot, seed=seed)
 
 
-def _transcripts(recognizer, utterances: list[Utterance], batch_seconds: float) -> Iterator:
+def _transcripts(
+    recognizer: Recognizer, utterances: list[Utterance], batch_seconds: float
+) -> Iterator[Transcript]:
     paths = [u.audio_filepath for u in utterances]
     yield from tqdm(
         recognizer.transcribe(paths, batch_seconds), total=len(paths), desc="decode", unit="utt",
@@ -69,7 +67,7 @@ def _transcripts(recognizer, utterances: list[Utterance], batch_seconds: float) 
     )  # fmt: skip
 
 
-def _row(utt: Utterance, transcript) -> dict:
+def _row(utt: Utterance, transcript: Transcript) -> dict:
     row = {
         "audio_filepath": str(utt.audio_filepath),
         "ref": normalize_text(utt.text),
@@ -81,3 +79,42 @@ def _row(utt: Utterance, transcript) -> dict:
         logger.warning("%s", transcript.error)
         row["error"] = transcript.error
     return row
+
+
+def _worst_posteriorgrams(recognizer: Recognizer, rows: list[dict], count: int):
+    """CTC outputs of the `count` worst readable utterances, recomputed one by one (cheap)."""
+    readable = [r for r in rows if "error" not in r]
+    worst = worst_first(score_utterances(readable))[:count]
+    posteriors = []
+    for i in worst:
+        wave = load_audio(Path(readable[i]["audio_filepath"]), recognizer.features.sample_rate)
+        log_probs, lengths = recognizer.log_probs([wave])
+        posteriors.append(
+            Posteriorgram(
+                audio_filepath=readable[i]["audio_filepath"],
+                log_probs=log_probs[0, : int(lengths[0])].numpy(),
+                tokens=list(recognizer.vocab.symbols),
+                frame_shift=recognizer.frame_shift,
+            )
+        )
+    return posteriors
+
+
+def _model_identity(recognizer: Recognizer, path: Path | None) -> dict:
+    ckpt = recognizer.checkpoint
+    return {
+        "path": str(path) if path else None,
+        "sha256": _sha256(path) if path else None,
+        "model_config": config_to_dict(ckpt.model_config),
+        "feature_config": config_to_dict(ckpt.feature_config),
+        "parameters": sum(p.numel() for p in recognizer.model.parameters()),
+        "training": ckpt.metadata,
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
