@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jiwer
@@ -20,40 +20,20 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from asr.augment import AugmentConfig
 from asr.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from asr.config import config_from_dict, config_to_dict, read_toml
+from asr.config import config_to_dict
 from asr.data import Batch, DurationBatchSampler, SpeechDataset, collate, feature_stats
 from asr.decode import greedy_decode
 from asr.errors import AsrError
-from asr.features import FeatureConfig, SpecAugmentConfig
+from asr.features import FeatureConfig
 from asr.manifest import Utterance, read_manifest
 from asr.model import CTCModel, ModelConfig
 from asr.text import Vocabulary, normalize_text
+from asr.train_config import TrainConfig, configs_from_toml
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "train"]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    train_manifest: Path
-    dev_manifest: Path | None
-    out_dir: Path
-    epochs: int = 30
-    batch_seconds: float = 200.0  # padded audio seconds per batch (per process under DDP)
-    lr: float = 1e-3  # peak learning rate
-    weight_decay: float = 1e-2
-    warmup_steps: int = 200  # linear warm-up, then cosine decay to 0 over the run
-    grad_clip: float = 5.0  # max global gradient norm
-    patience: int = 5  # stop after this many epochs without a better dev WER
-    seed: int = 0
-    num_workers: int = 0  # DataLoader worker processes
-    stats_utterances: int = 2000  # utterances sampled for the normalisation statistics
-    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
-    specaug: SpecAugmentConfig | None = field(default_factory=SpecAugmentConfig)
-    init_from: Path | None = None  # start from these weights (fine-tuning), not from scratch
+__all__ = ["TrainConfig", "configs_from_toml", "train"]
 
 
 @dataclass
@@ -67,12 +47,53 @@ class _Progress:
     stale_epochs: int = 0  # epochs since the best score
 
 
+@dataclass
+class _Run:
+    """What one training process holds while it trains."""
+
+    config: TrainConfig
+    ckpt: Checkpoint  # vocabulary, configs and statistics the saved files carry
+    model: CTCModel
+    ddp: torch.nn.Module  # the model, wrapped for DistributedDataParallel when world > 1
+    data: SpeechDataset
+    sampler: DurationBatchSampler
+    loader: DataLoader
+    dev: DataLoader | None
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    progress: _Progress
+    device: str
+    rank: int
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.out_dir)
+
+
 def train(config: TrainConfig, model_config: ModelConfig, features: FeatureConfig) -> Path:
-    """Train until `epochs` or early stopping; returns the path of the best checkpoint."""
+    """Train until `epochs` or early stopping; returns the path of the best checkpoint.
+
+    Rerunning with the same out_dir resumes from its last.pt, mid-epoch if it was interrupted.
+    """
     rank, world = _init_distributed()
     torch.manual_seed(config.seed)
-    out = Path(config.out_dir)
-    last_path = out / "last.pt"
+    run = _setup(config, model_config, features, rank, world)
+    log = _CsvLog(run.out / "log.csv") if rank == 0 else None
+    while run.progress.epoch < config.epochs and run.progress.stale_epochs < config.patience:
+        row = _run_epoch(run)
+        if log is not None:
+            log.write(*row)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return run.out / "best.pt"
+
+
+def _setup(
+    config: TrainConfig, model_config: ModelConfig, features: FeatureConfig, rank: int, world: int
+) -> _Run:
+    """Data, model and optimizer, fresh or restored from out_dir/last.pt."""
+    last_path = Path(config.out_dir) / "last.pt"
     resume = load_checkpoint(last_path) if last_path.is_file() else None
     train_set = read_manifest(config.train_manifest)
     ckpt = resume or _new_checkpoint(config, model_config, features, train_set)
@@ -81,9 +102,8 @@ def train(config: TrainConfig, model_config: ModelConfig, features: FeatureConfi
     dev_set = read_manifest(config.dev_manifest, check_text=check) if config.dev_manifest else []
     if not train_set:
         raise AsrError(f"{config.train_manifest}: no usable training utterances")
-    model = ckpt.build_model().train()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device)
+    model = ckpt.build_model().train().to(device)
     sampler = DurationBatchSampler(
         [u.duration for u in train_set], config.batch_seconds, True, config.seed, rank, world
     )
@@ -106,33 +126,36 @@ def train(config: TrainConfig, model_config: ModelConfig, features: FeatureConfi
         progress = _restore(resume.resume, optimizer, scheduler)
         logger.info("resumed %s: epoch %d, batch %d", last_path, progress.epoch, progress.batch)
     ddp = DistributedDataParallel(model) if world > 1 else model
-    dev = _dev_loader(dev_set, ckpt, config)
-    log = _CsvLog(out / "log.csv") if rank == 0 else None
-    while progress.epoch < config.epochs and progress.stale_epochs < config.patience:
-        sampler.set_epoch(progress.epoch)
-        data.set_epoch(progress.epoch)
-        sampler.skip = progress.batch
-        started = time.monotonic()
-        try:
-            loss = _train_epoch(ddp, loader, optimizer, scheduler, config, progress, device, rank)
-        except KeyboardInterrupt:
-            if rank == 0:
-                _save(last_path, ckpt, model, optimizer, scheduler, progress, config)
-                logger.warning("interrupted: saved %s; run again to resume", last_path)
-            raise
-        dev_loss, dev_wer = _validate(model, dev, ckpt.vocab, device) if dev else (loss, math.nan)
-        # Best by dev WER, ties (e.g. all-blank output early on) broken by dev loss.
-        _end_epoch(progress, (dev_wer, dev_loss) if dev else (loss, loss))
-        if rank == 0:
-            model_ckpt = _with_weights(ckpt, model, progress, config)
-            if progress.stale_epochs == 0:
-                save_checkpoint(out / "best.pt", model_ckpt)
-            _save(last_path, ckpt, model, optimizer, scheduler, progress, config)
-            log.write(progress, loss, dev_loss, dev_wer, scheduler.get_last_lr()[0], started)
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return out / "best.pt"
+    return _Run(
+        config, ckpt, model, ddp, data, sampler, loader, _dev_loader(dev_set, ckpt, config),
+        optimizer, scheduler, progress, device, rank,
+    )  # fmt: skip
+
+
+def _run_epoch(run: _Run) -> tuple:
+    """Train the (rest of the) epoch, validate, save; returns the log row."""
+    progress, started = run.progress, time.monotonic()
+    run.sampler.set_epoch(progress.epoch)
+    run.data.set_epoch(progress.epoch)
+    run.sampler.skip = progress.batch
+    try:
+        loss = _train_epoch(run)
+    except KeyboardInterrupt:
+        if run.rank == 0:
+            _save(run)
+            logger.warning("interrupted: saved %s; run again to resume", run.out / "last.pt")
+        raise
+    if run.dev is not None:
+        dev_loss, dev_wer = _validate(run.model, run.dev, run.ckpt.vocab, run.device)
+    else:
+        dev_loss, dev_wer = loss, math.nan
+    # Best by dev WER, ties (e.g. all-blank output early on) broken by dev loss.
+    _end_epoch(progress, (dev_wer, dev_loss) if run.dev is not None else (loss, loss))
+    if run.rank == 0:
+        if progress.stale_epochs == 0:
+            save_checkpoint(run.out / "best.pt", _with_weights(run))
+        _save(run)
+    return progress, loss, dev_loss, dev_wer, run.scheduler.get_last_lr()[0], started
 
 
 def _init_distributed() -> tuple[int, int]:
@@ -194,18 +217,17 @@ def _schedule(optimizer, config: TrainConfig, total_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _train_epoch(model, loader, optimizer, scheduler, config, progress, device, rank) -> float:
+def _train_epoch(run: _Run) -> float:
     """One pass (or the rest of one, when resuming); returns the mean training loss."""
-    total, count = 0.0, 0
+    progress, total, count = run.progress, 0.0, 0
     bar = tqdm(
-        loader, desc=f"epoch {progress.epoch + 1}", unit="batch", initial=progress.batch,
-        total=progress.batch + len(loader.batch_sampler) - progress.batch,
-        disable=None if rank == 0 else True, leave=False,
+        run.loader, desc=f"epoch {progress.epoch + 1}", unit="batch", initial=progress.batch,
+        total=len(run.sampler), disable=None if run.rank == 0 else True, leave=False,
     )  # fmt: skip
     for batch in bar:
         if batch.feats.shape[0]:
-            loss = _train_step(model, batch, optimizer, config, device)
-            scheduler.step()
+            loss = _train_step(run.ddp, batch, run.optimizer, run.config, run.device)
+            run.scheduler.step()
             progress.step += 1
             total, count = total + loss, count + 1
             bar.set_postfix(loss=f"{loss:.3f}")
@@ -241,9 +263,7 @@ def _dev_loader(dev_set, ckpt: Checkpoint, config: TrainConfig) -> DataLoader | 
         return None
     data = SpeechDataset(dev_set, ckpt.vocab, ckpt.feature_config, ckpt.mean, ckpt.std)
     sampler = DurationBatchSampler([u.duration for u in dev_set], config.batch_seconds)
-    return DataLoader(
-        data, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator()
-    )
+    return DataLoader(data, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
 
 
 @torch.inference_mode()
@@ -268,30 +288,32 @@ def _end_epoch(progress: _Progress, score: tuple[float, float]) -> None:
         progress.stale_epochs += 1
 
 
-def _with_weights(ckpt: Checkpoint, model, progress: _Progress, config: TrainConfig) -> Checkpoint:
+def _with_weights(run: _Run) -> Checkpoint:
+    """The model file: current weights with the run's configs, vocabulary and metadata."""
+    ckpt, progress = run.ckpt, run.progress
     metadata = {
         "epoch": progress.epoch,
         "step": progress.step,
         "best_score": progress.best_score,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "train_config": {k: str(v) for k, v in config_to_dict(config).items()},
+        "train_config": {k: str(v) for k, v in config_to_dict(run.config).items()},
     }
     return Checkpoint(
         ckpt.model_config, ckpt.feature_config, ckpt.vocab, ckpt.mean, ckpt.std,
-        model.state_dict(), metadata, ckpt.decoding,
+        run.model.state_dict(), metadata, ckpt.decoding,
     )  # fmt: skip
 
 
-def _save(path: Path, ckpt, model, optimizer, scheduler, progress: _Progress, config) -> None:
-    """The resumable checkpoint: weights plus optimizer, schedule, RNG and position."""
-    resumable = _with_weights(ckpt, model, progress, config)
+def _save(run: _Run) -> None:
+    """The resumable last.pt: weights plus optimizer, schedule, RNG and position."""
+    resumable = _with_weights(run)
     resumable.resume = {
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
         "rng": torch.get_rng_state(),
-        "progress": vars(progress).copy(),
+        "progress": vars(run.progress).copy(),
     }
-    save_checkpoint(path, resumable)
+    save_checkpoint(run.out / "last.pt", resumable)
 
 
 def _restore(state: dict, optimizer, scheduler) -> _Progress:
@@ -324,32 +346,3 @@ class _CsvLog:
             "epoch %d  step %d  train loss %.3f  dev loss %.3f  dev WER %.2f%%  lr %.2e  %.0f s",
             *row[:4], 100 * dev_wer, lr, row[-1],
         )  # fmt: skip
-
-
-def configs_from_toml(
-    path: Path | None, **train_values
-) -> tuple[TrainConfig, ModelConfig, FeatureConfig]:
-    """Configs from a TOML file's [features], [model], [train], [augment], [specaug] sections.
-
-    `train_values` (from the command line) override [train]. `augment = false` or
-    `specaug = false` under [train] turns that augmentation off.
-    """
-    sections = read_toml(path) if path else {}
-    source = str(path)
-    unknown = set(sections) - {"features", "model", "train", "augment", "specaug", "decode"}
-    if unknown:
-        raise AsrError(f"{path}: unknown config sections: {', '.join(sorted(unknown))}")
-    train_section = {**sections.get("train", {}), **train_values}
-    for name, cls in (("augment", AugmentConfig), ("specaug", SpecAugmentConfig)):
-        if train_section.get(name, True) is False:
-            train_section[name] = None
-        else:
-            train_section[name] = config_from_dict(cls, sections.get(name, {}), True, source)
-    for key in ("train_manifest", "dev_manifest", "out_dir", "init_from"):
-        if train_section.get(key) is not None:
-            train_section[key] = Path(train_section[key])
-    return (
-        config_from_dict(TrainConfig, train_section, True, source),
-        config_from_dict(ModelConfig, sections.get("model", {}), True, source),
-        config_from_dict(FeatureConfig, sections.get("features", {}), True, source),
-    )
