@@ -1,0 +1,108 @@
+"""Recipes as make dependency graphs: end to end at test size, nothing redone on a second run,
+only downstream stages redone after a change, `help` and `clean`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asr.prepare import build_librispeech_fixture
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+ASR = Path(sys.executable).with_name("asr")  # the asr of the interpreter running the tests
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
+
+
+def make(recipe: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`make -C recipes/RECIPE ARGS` with this interpreter's asr and one training thread."""
+    command = ["make", "-C", str(RECIPES / recipe), f"ASR={ASR}", "THREADS=1", "NJOBS=2", *args]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def assert_up_to_date(recipe: str, *args: str) -> None:
+    """A second run would do nothing: make -q agrees and make -n has no command to show."""
+    assert make(recipe, "-q", *args, check=False).returncode == 0
+    assert "Nothing to be done" in make(recipe, "-n", *args).stdout
+
+
+def test_help_lists_targets_and_variables(tmp_path):
+    for recipe in ("digits", "synth", "librispeech"):
+        shown = make(recipe, "help", f"EXP={tmp_path / recipe}").stdout
+        for name in ("report", "train", "clean", "EXP", "EPOCHS", "NJOBS", "NGPU", "CONFIG"):
+            assert name in shown, (recipe, name)
+        assert not (tmp_path / recipe).exists()  # asking for help makes nothing
+
+
+def test_synth_recipe_end_to_end(tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("The birch canoe slid.\nGlue the sheet.\nA rod is used.\nThe box lay.\n")
+    config = tmp_path / "tiny.toml"
+    shutil.copy(RECIPES / "synth" / "tiny.toml", config)
+    exp = tmp_path / "exp"
+    args = [f"EXP={exp}", f"PROMPTS={prompts}", f"CONFIG={config}", "VOICES=8", "RENDERS=1"]
+    args += ["DEV_VOICES=1", "TEST_VOICES=1", "SAMPLE_RATE=8000"]
+    out = make("synth", *args).stdout
+    assert f"report: {exp}/results.md" in out
+    assert "| WER |" in (exp / "results.md").read_text()
+    assert_up_to_date("synth", *args)
+
+    config.write_text(config.read_text().replace("lr = 3e-3", "lr = 2e-3"))
+    redo = make("synth", "-n", *args).stdout
+    assert "asr train" in redo and "asr evaluate" in redo
+    assert "asr prepare" not in redo  # the data does not depend on the training config
+    assert "asr prepare synth" in make("synth", "-n", *args[:-1], "SAMPLE_RATE=16000").stdout
+
+    (tmp_path / "keep.txt").write_text("not the recipe's")
+    make("synth", "clean", *args)
+    assert not exp.exists() and (tmp_path / "keep.txt").exists()
+
+
+def test_librispeech_recipe_end_to_end(fsdd, tmp_path):
+    data = tmp_path / "LibriSpeech"
+    for split in ("train-clean-100", "dev-clean", "test-clean"):
+        build_librispeech_fixture(fsdd, data / split, speakers=2, chapters=1)
+    exp = tmp_path / "exp"
+    args = [f"EXP={exp}", f"DATA={data}", "TEST_SETS=test-clean", "CONFIG=tiny.toml"]
+    out = make("librispeech", *args).stdout
+    assert f"report: {exp}/results.md" in out
+    assert "## test-clean" in (exp / "results.md").read_text()
+    assert (exp / "eval" / "test-clean" / "report.html").is_file()
+    assert_up_to_date("librispeech", *args)
+    # Several processes go through torchrun; one-process runs never do.
+    assert (
+        "torchrun --standalone --nproc_per_node 8 -m asr.cli train"
+        in make("librispeech", "-n", *args, "EPOCHS=2", "NGPU=8").stdout
+    )
+
+
+def test_digits_recipe_end_to_end_on_a_clone(fsdd, tmp_path):
+    """A public-dataset layout (recordings/ only), three speakers, a few clips each."""
+    recordings = tmp_path / "fsdd" / "recordings"
+    recordings.mkdir(parents=True)
+    for speaker in ("george", "theo", "yweweler"):
+        for digit in range(10):
+            shutil.copy(fsdd / "recordings" / f"{digit}_{speaker}_0.wav", recordings)
+    exp = tmp_path / "exp"
+    args = [f"EXP={exp}", f"DATA={recordings.parent}", "CONFIG=../synth/tiny.toml"]
+    args += ["SYNTH_SINGLES=1", "SYNTH_STRINGS=2", "SYNTH_RENDERS=1", "HELDOUT_VOICES=flite-slt"]
+    args += ["HELDOUT_SINGLES=1", "HELDOUT_STRINGS=1"]
+    out = make("digits", *args).stdout
+    assert f"report: {exp}/results.md" in out
+    summary = (exp / "results.md").read_text()
+    for name in ("isolated", "connected", "unseen_voices"):
+        assert f"## {name}" in summary
+    assert_up_to_date("digits", *args)
+    # The default model trains on every speaker and installs where DEFAULT_MODEL says.
+    target = tmp_path / "installed.pt"
+    plan = make("digits", "-n", "default-model", *args, f"DEFAULT_MODEL={target}").stdout
+    assert "--dev-speakers --test-speakers" in plan
+    assert f"cp {exp}/default/model/best.pt {target}" in plan
+    assert f"--out {exp}/model " not in plan  # the speaker-held-out model stays as it is
