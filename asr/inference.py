@@ -89,9 +89,13 @@ class Recognizer:
         """waves: list of (samples,) -> normalised feats (batch, time, n_mels), lengths (batch,)."""
         lengths = torch.tensor([self.features.num_frames(len(w)) for w in waves])
         feats = torch.zeros(len(waves), int(lengths.max()), self.features.n_mels)
+        mean, std = self.mean.cpu(), self.std.cpu()
         for i, wave in enumerate(waves):
-            feats[i, : lengths[i]] = log_mel(wave, self.features)  # (time, n_mels)
-        return normalize(feats, self.mean.cpu(), self.std.cpu()), lengths
+            # Normalise before padding: padding stays 0, as in training batches and as the
+            # conv's own zero padding of a file alone, so a file's text never depends on its
+            # batch-mates.
+            feats[i, : lengths[i]] = normalize(log_mel(wave, self.features), mean, std)
+        return feats, lengths
 
     @torch.inference_mode()
     def log_probs(self, waves: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
