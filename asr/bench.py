@@ -1,0 +1,246 @@
+"""`make bench`: speed and accuracy of our model beside its peers, measured in one run.
+
+`python -m asr.bench --out build/bench.json [--model M] [--fsdd DIR]` prints one Markdown table
+(every ratio in it comes from this run) and writes the rows, with the machine, as JSON. Inputs:
+FSDD's test speaker (theo, 500 clips), a 10-minute recording made by concatenating those clips,
+and 400 training clips of the other speakers; sized to finish in a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+
+# As in `asr.cli.main`: OpenMP threads must not spin on a shared machine. Read when torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import platform  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+
+from asr import bench_peers, bench_process, bench_speed  # noqa: E402
+from asr.audio import load_audio  # noqa: E402
+from asr.bench_rows import Row, format_table, rows_to_json, wer_percent  # noqa: E402
+from asr.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
+from asr.config import config_to_dict  # noqa: E402
+from asr.digits import DEFAULT_TEST_SPEAKERS  # noqa: E402
+from asr.errors import AsrError  # noqa: E402
+from asr.export import export_onnx  # noqa: E402
+from asr.inference import Recognizer, resolve_model  # noqa: E402
+from asr.manifest import Utterance, read_manifest, write_manifest  # noqa: E402
+from asr.text import normalize_text  # noqa: E402
+
+logger = logging.getLogger("asr.bench")
+
+DEFAULT_FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd"
+LONG_SECONDS = 600.0  # the long recording: 10 minutes
+GAP_SECONDS = 0.3  # silence between concatenated clips
+CACHE_BUCKET = 16.0  # seconds of audio per inference batch: activations stay in cache on CPU
+TRAIN_BATCH = 30.0  # seconds of audio per training batch (the digits recipe's)
+
+__all__ = ["run_bench", "machine"]
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
+                 if ln.startswith("model name")]  # fmt: skip
+        cpu = names[0] if names else cpu
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+        "python": platform.python_version(), "os": platform.platform(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }  # fmt: skip
+
+
+def _long_recording(waves: list[torch.Tensor], rate: int, path: Path) -> float:
+    """Concatenate clips, GAP_SECONDS apart, cycling until LONG_SECONDS; returns its length."""
+    gap = np.zeros(int(GAP_SECONDS * rate), dtype=np.float32)
+    parts, total, i = [], 0, 0
+    while total < LONG_SECONDS * rate:
+        parts += [waves[i % len(waves)].numpy(), gap]
+        total += len(parts[-2]) + len(gap)
+        i += 1
+    sf.write(path, np.concatenate(parts), rate, subtype="PCM_16")
+    return total / rate
+
+
+def _folder(utterances: list[Utterance], path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    for utt in utterances:
+        (path / Path(utt.audio_filepath).name).symlink_to(Path(utt.audio_filepath).resolve())
+    return path
+
+
+def _train_config(ckpt: Checkpoint, path: Path) -> Path:
+    """A TOML with the model's own features and architecture and a short training section."""
+
+    def toml(value) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, (list, tuple)):
+            return "[" + ", ".join(toml(v) for v in value) + "]"
+        return repr(value)
+
+    sections = {
+        "features": config_to_dict(ckpt.feature_config),
+        "model": {k: v for k, v in config_to_dict(ckpt.model_config).items()
+                  if k not in ("n_mels", "vocab_size")},
+        "train": {"batch_seconds": TRAIN_BATCH, "epochs": 1},
+    }  # fmt: skip
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {toml(v)}" for k, v in values.items() if v is not None]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _accuracy_rows(recognizers: dict[str, Recognizer], waves, refs: list[str]) -> list[Row]:
+    rows = []
+    for name, recognizer in recognizers.items():
+        hyps = []
+        for start in range(0, len(waves), 64):
+            hyps += recognizer.decode(*recognizer.log_probs(waves[start : start + 64]))
+        wer = wer_percent(refs, hyps)
+        rows.append(Row("accuracy", f"WER on FSDD test ({name}, greedy)", wer, "WER %", None,
+                        f"{len(refs)} clips of {', '.join(DEFAULT_TEST_SPEAKERS)}"))  # fmt: skip
+    return rows
+
+
+def _decoding_rows(model: Path, manifest: Path) -> list[Row]:
+    """Greedy/beam/beam+LM rows from asr.bench_decode (issue 4), when that module is present."""
+    try:
+        from asr.bench_decode import decode_benchmark
+    except ImportError:
+        return [Row("decoding", "decoding benchmark", None, "", None, "asr.bench_decode absent")]
+    rows = []
+    for row in decode_benchmark(model, manifest):
+        name = f"{row['decoder']} on {Path(row['manifest']).stem}"
+        rows.append(Row("decoding", f"{name}: WER", 100 * row["wer"], "WER %", None,
+                        f"{row['utterances']} utterances"))  # fmt: skip
+        rows.append(Row("decoding", f"{name}: decoding speed", row["utt_per_s"], "utt/s", None,
+                        f"{row['e2e_utt_per_s']:.0f} utt/s with the acoustic model"))  # fmt: skip
+    return rows
+
+
+def run_bench(model: Path, fsdd: Path, work: Path, threads: int = 2) -> list[Row]:
+    """Every benchmark row, in table order; `work` receives the generated inputs."""
+    entries = read_manifest(fsdd / "manifest.jsonl")
+    test = [u for u in entries if u.speaker in DEFAULT_TEST_SPEAKERS]
+    train = [u for u in entries if u.speaker not in DEFAULT_TEST_SPEAKERS]
+    random.Random(0).shuffle(train)
+    if not test or not train:
+        raise AsrError(f"{fsdd}: needs clips of the test speakers and of others")
+    ckpt = load_checkpoint(model)
+    rate = ckpt.feature_config.sample_rate
+    waves = [load_audio(u.audio_filepath, rate) for u in test]
+    refs = [normalize_text(u.text) for u in test]
+    onnx = export_onnx(ckpt, work / "model.onnx")
+    recognizers = {
+        "fp32": Recognizer(ckpt), "int8": Recognizer(ckpt, precision="int8"),
+        "onnx": Recognizer.load(onnx),
+    }  # fmt: skip
+    long_file = work / "long_10min.wav"
+    long_seconds = _long_recording(waves, rate, long_file)
+    test_manifest = work / "test.jsonl"
+    write_manifest(test_manifest, test, relative=False)
+    log = _StageLog()
+    rows = _accuracy_rows(recognizers, waves, refs)
+    wer = {name: row.value for name, row in zip(recognizers, rows, strict=True)}
+    best = "int8" if wer["int8"] <= wer["fp32"] else "fp32"  # int8 when it costs no accuracy
+    log("accuracy")
+    rows += bench_speed.rtf_rows(recognizers, waves, (1, threads), CACHE_BUCKET, "FSDD test")
+    log("test-set RTF")
+    for n in (1, threads):
+        rows += bench_speed.long_file_rows(recognizers, long_file, long_seconds, n)
+    log("long-file RTF")
+    peaks = {f"fp32 {n}": bench_speed.matmul_gflops(n) for n in (1, threads)}
+    peaks |= {f"int8 {n}": bench_speed.int8_matmul_gflops(n) for n in (1, threads)}
+    rows += [Row("lstm", f"matmul peak, {key} thread(s), 1024x1024", g, "GFLOP/s",
+                 g / peaks["fp32 1"], "fp32: torch.mm; int8: quantized dynamic Linear")
+             for key, g in peaks.items()]  # fmt: skip
+    rows += bench_speed.lstm_rows(recognizers["fp32"], waves, peaks, CACHE_BUCKET)
+    log("matmul and LSTM GFLOP/s")
+    rows += bench_peers.throughput_rows(recognizers["fp32"], waves, CACHE_BUCKET, threads)
+    log("DeepSpeech inference")
+    train_waves = [load_audio(u.audio_filepath, rate) for u in train[:200]]
+    rows += bench_peers.training_rows(
+        recognizers["fp32"], train_waves, [u.text for u in train[:200]], TRAIN_BATCH, threads
+    )
+    log("training throughput")
+    rows += bench_peers.pocketsphinx_rows(waves, rate, refs)
+    log("pocketsphinx")
+    rows += bench_speed.load_rows(model, ("fp32", "int8"))
+    rows += bench_process.startup_rows(model, Path(test[0].audio_filepath), best)
+    rows += bench_process.folder_rows(model, _folder(test, work / "clips500"), sum(
+        u.duration for u in test), best, threads)  # fmt: skip
+    log("start-up and folder")
+    manifests = {n: work / f"train{n}.jsonl" for n in (100, 400)}
+    for n, path in manifests.items():
+        write_manifest(path, train[:n], relative=False)
+    rows += bench_process.memory_rows(
+        model, {100: _folder(test[:100], work / "clips100"), 500: work / "clips500"},
+        long_file, manifests, _train_config(ckpt, work / "train.toml"), test_manifest,
+    )  # fmt: skip
+    log("memory and training epochs")
+    rows += _decoding_rows(model, test_manifest)
+    log("decoding")
+    return rows
+
+
+class _StageLog:
+    """Logs each stage's duration, so a slow part of the bench is visible as it runs."""
+
+    def __init__(self):
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        logger.info("%s: %.1f s", stage, now - self.last)
+        self.last = now
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m asr.bench", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("build/bench.json"))
+    parser.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
+    parser.add_argument("--fsdd", type=Path, default=DEFAULT_FSDD, help="FSDD folder")
+    parser.add_argument("--threads", type=int, default=2, help="threads for multi-thread rows")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logger.setLevel(logging.INFO)
+    os.environ["TQDM_DISABLE"] = "1"
+    started = time.perf_counter()
+    try:
+        model = resolve_model(args.model)
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = run_bench(model, args.fsdd, Path(tmp), args.threads)
+    except AsrError as err:
+        print(f"asr.bench: {err}", file=sys.stderr)
+        return 1
+    info = {**machine(), "model": str(model), "bench_seconds": time.perf_counter() - started}
+    print(format_table(rows))
+    print(
+        f"\nmachine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}; load average "
+        f"at the end {info['load_average']}; bench took {info['bench_seconds']:.0f} s"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": info, "rows": rows_to_json(rows)}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
