@@ -2,7 +2,8 @@
 
 The acoustic model runs once and its log-probs are decoded by each strategy in turn, so the
 decoding speed is measured on its own; `e2e_utt_per_s` adds the shared acoustic time back.
-`python -m asr.bench_decode --model M --manifest T [--lm LM --lexicon LEX]` prints the rows.
+`python -m asr.bench_decode --model M --manifest T [--lm LM --lexicon LEX | --lm-text TRAIN]`
+prints the rows; `--lm-text` builds the LM from a manifest's transcripts first.
 """
 
 from __future__ import annotations
@@ -15,12 +16,30 @@ import time
 from pathlib import Path
 
 from asr.beam import DecodeConfig, build_decoder
+from asr.checkpoint import load_checkpoint
 from asr.inference import Recognizer
+from asr.lm import LMConfig, build_arpa, read_words, write_lexicon
+from asr.manifest import read_manifest
 from asr.tune import corpus_rates, decode_texts, dev_log_probs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["decode_benchmark"]
+__all__ = ["decode_benchmark", "lm_from_manifest"]
+
+
+def lm_from_manifest(
+    manifest: Path, out_dir: Path, model: Path, order: int = 3
+) -> tuple[Path, Path]:
+    """An n-gram LM of a (training) manifest's transcripts and its lexicon, spelled in `model`'s
+    alphabet: (OUT_DIR/lm.arpa, OUT_DIR/lexicon.txt)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = out_dir / "lm.txt"
+    text.write_text("".join(u.text + "\n" for u in read_manifest(manifest, check_files=False)))
+    arpa, lexicon = out_dir / "lm.arpa", out_dir / "lexicon.txt"
+    build_arpa(text, arpa, LMConfig(order=order))
+    write_lexicon(read_words(arpa), lexicon, load_checkpoint(model).vocab.symbols)
+    return arpa, lexicon
 
 
 def decode_benchmark(
@@ -90,9 +109,12 @@ def _main() -> None:
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--lm", type=Path)
     parser.add_argument("--lexicon", type=Path)
+    parser.add_argument("--lm-text", type=Path, help="manifest whose transcripts train the LM")
     parser.add_argument("--beam-size", type=int, default=50)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
+    if args.lm_text:
+        args.lm, args.lexicon = lm_from_manifest(args.lm_text, Path("build/decode_lm"), args.model)
     rows = decode_benchmark(args.model, args.manifest, args.lm, args.lexicon, args.beam_size)
     for row in rows:
         print(json.dumps(row))
