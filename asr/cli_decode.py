@@ -112,8 +112,15 @@ def add_tune(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--lm", type=Path, required=True, help="KenLM word model (ARPA or binary)")
     p.add_argument("--lexicon", type=Path, required=True, help="lexicon of the LM's words")
     p.add_argument("--out", type=Path, help="tuned checkpoint (default: update --model)")
-    p.add_argument("--lm-weights", type=_floats, default=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0))
-    p.add_argument("--word-scores", type=_floats, default=(-2.0, -1.0, 0.0, 1.0, 2.0))
+    p.add_argument(
+        "--lm-weights", type=_floats, default=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+        help="comma-separated grid (default 0,0.5,1,1.5,2,3)",
+    )  # fmt: skip
+    p.add_argument(
+        "--word-scores", type=_floats, default=(-2.0, -1.0, 0.0, 1.0, 2.0),
+        help="comma-separated grid (default -2,-1,0,1,2); write --word-scores=-1,0,1 when it "
+        "starts with a minus",
+    )  # fmt: skip
     p.add_argument("--beam-size", type=int, default=50, help="hypotheses kept per frame")
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
     p.set_defaults(run=_run_tune)
