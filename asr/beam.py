@@ -134,9 +134,11 @@ class BeamDecoder:
                 sil_token=WORD_BOUNDARY,
                 unk_word=UNK,
             )
-        except (RuntimeError, ValueError) as err:  # flashlight's message for a bad lexicon/LM
-            source = config.lm or config.lexicon
-            raise AsrError(f"{source}: cannot load for beam search ({err})") from err
+        except ValueError as err:  # a lexicon spelling with a symbol the model lacks
+            hint = "; asr lm --model M writes a lexicon the model can spell"
+            raise AsrError(f"{config.lexicon}: cannot load lexicon ({err}{hint})") from err
+        except RuntimeError as err:  # KenLM refusing the file
+            raise AsrError(f"{config.lm or config.lexicon}: cannot load ({err})") from err
 
     def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[list[Hypothesis]]:
         emissions = log_probs.detach().float().cpu().contiguous()  # (batch, time, vocab)
