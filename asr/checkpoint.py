@@ -96,6 +96,15 @@ def load_checkpoint(path: Path) -> Checkpoint:
         std=payload["std"],
         state_dict=payload["state_dict"],
         metadata=payload.get("metadata", {}),
-        decoding=payload.get("decoding", {}),
+        decoding=_resolve_decoding_paths(payload.get("decoding", {}), path.parent),
         resume=payload.get("resume"),
     )
+
+
+def _resolve_decoding_paths(decoding: dict, folder: Path) -> dict:
+    """Relative LM and lexicon paths name files beside the checkpoint (a shipped model's)."""
+    resolved = dict(decoding)
+    for key in ("lm", "lexicon"):
+        if resolved.get(key) and not Path(resolved[key]).is_absolute():
+            resolved[key] = str(folder / resolved[key])
+    return resolved

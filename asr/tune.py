@@ -114,16 +114,23 @@ def tune(
     return TuneResult(best, best_wer, tuple(grid))
 
 
+def _beside(path: Path, checkpoint: Path) -> Path:
+    """`path` relative to the checkpoint's folder when inside it, else absolute."""
+    path, folder = path.resolve(), Path(checkpoint).resolve().parent
+    return path.relative_to(folder) if path.is_relative_to(folder) else path
+
+
 def save_tuned(model: Path, out: Path, result: TuneResult, manifest: Path) -> None:
     """Copy checkpoint `model` to `out` (may be the same file) with the tuned decoding settings.
 
-    LM and lexicon paths are stored absolute, so the checkpoint works from any folder.
+    LM and lexicon paths are stored absolute, so the checkpoint works from any folder, or relative
+    to `out`'s folder when they lie in it, so that a checkpoint can ship with them.
     """
     ckpt = load_checkpoint(model)
     best = dataclasses.replace(
         result.best,
-        lm=None if result.best.lm is None else Path(result.best.lm).resolve(),
-        lexicon=None if result.best.lexicon is None else Path(result.best.lexicon).resolve(),
+        lm=None if result.best.lm is None else _beside(Path(result.best.lm), out),
+        lexicon=None if result.best.lexicon is None else _beside(Path(result.best.lexicon), out),
     )
     ckpt.decoding = {**best.to_dict(), "tuned_on": str(manifest), "tuned_wer": result.wer}
     save_checkpoint(out, ckpt)
