@@ -66,7 +66,7 @@ def _batches(waves: Sequence[Tensor], rate: int, batch_seconds: float) -> list[l
 def _compute_seconds(
     recognizer: Recognizer, waves: Sequence[Tensor], batch_seconds: float
 ) -> float:
-    """Best time of features + model + greedy decoding over all waves (audio already read)."""
+    """Best time of features + model + the checkpoint's decoder over all waves (already read)."""
     batches = _batches(waves, recognizer.features.sample_rate, batch_seconds)
 
     def run() -> None:
