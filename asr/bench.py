@@ -29,6 +29,7 @@ import torch  # noqa: E402
 
 from asr import bench_peers, bench_process, bench_speed  # noqa: E402
 from asr.audio import load_audio  # noqa: E402
+from asr.bench_decode import decode_benchmark, lm_from_manifest  # noqa: E402
 from asr.bench_rows import Row, format_table, rows_to_json, wer_percent  # noqa: E402
 from asr.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from asr.config import config_to_dict  # noqa: E402
@@ -121,14 +122,11 @@ def _accuracy_rows(recognizers: dict[str, Recognizer], waves, refs: list[str]) -
     return rows
 
 
-def _decoding_rows(model: Path, manifest: Path) -> list[Row]:
-    """Greedy/beam/beam+LM rows from asr.bench_decode (issue 4), when that module is present."""
-    try:
-        from asr.bench_decode import decode_benchmark
-    except ImportError:
-        return [Row("decoding", "decoding benchmark", None, "", None, "asr.bench_decode absent")]
+def _decoding_rows(model: Path, manifest: Path, lm_manifest: Path, work: Path) -> list[Row]:
+    """Greedy, beam and beam+LM rows (asr.bench_decode); the LM is built from `lm_manifest`."""
+    arpa, lexicon = lm_from_manifest(lm_manifest, work / "lm", model)
     rows = []
-    for row in decode_benchmark(model, manifest):
+    for row in decode_benchmark(model, manifest, arpa, lexicon):
         name = f"{row['decoder']} on {Path(row['manifest']).stem}"
         rows.append(Row("decoding", f"{name}: WER", 100 * row["wer"], "WER %", None,
                         f"{row['utterances']} utterances"))  # fmt: skip
@@ -197,7 +195,7 @@ def run_bench(model: Path, fsdd: Path, work: Path, threads: int = 2) -> list[Row
         long_file, manifests, _train_config(ckpt, work / "train.toml"), test_manifest,
     )  # fmt: skip
     log("memory and training epochs")
-    rows += _decoding_rows(model, test_manifest)
+    rows += _decoding_rows(model, test_manifest, manifests[400], work)
     log("decoding")
     return rows
 
