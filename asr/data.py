@@ -18,9 +18,9 @@ from asr.features import (
     FeatureConfig,
     SpecAugmentConfig,
     StatsAccumulator,
-    log_mel,
-    normalize,
+    model_features,
     spec_augment,
+    unnormalized_features,
 )
 from asr.manifest import Utterance
 from asr.text import Vocabulary
@@ -86,7 +86,7 @@ class SpeechDataset(Dataset):
         generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) % 2**63)
         if self.augment is not None:
             wave = augment_wave(wave, self.features.sample_rate, self.augment, generator)
-        feats = normalize(log_mel(wave, self.features), self.mean, self.std)  # (time, n_mels)
+        feats = model_features(wave, self.features, self.mean, self.std)  # (time, n_mels)
         if self.specaug is not None:
             feats = spec_augment(feats, self.specaug, generator)
         target = torch.tensor(self.vocab.encode(utt.text), dtype=torch.long)
@@ -170,12 +170,14 @@ class DurationBatchSampler(Sampler[list[int]]):
 def feature_stats(
     utterances: Sequence[Utterance], config: FeatureConfig, max_utterances: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-bin (mean, std), each (n_mels,), of log-mels over (a spread subset of) utterances."""
+    """Per-bin (mean, std), each (n_mels,), of unnormalized_features over (a spread subset of)
+    utterances."""
     step = max(1, math.ceil(len(utterances) / max_utterances)) if max_utterances else 1
     stats = StatsAccumulator(config.n_mels)
     for utt in tqdm(utterances[::step], desc="feature stats", unit="utt", disable=None):
         try:
-            stats.add(log_mel(load_audio(utt.audio_filepath, config.sample_rate), config))
+            wave = load_audio(utt.audio_filepath, config.sample_rate)
+            stats.add(unnormalized_features(wave, config))
         except AsrError as err:
             logger.warning("skipped: %s", err)
     if stats.count == 0:

@@ -1,4 +1,4 @@
-"""Log-mel filterbank features, global mean/variance normalisation and SpecAugment.
+"""Log-mel filterbank features, utterance and global mean/variance normalisation, SpecAugment.
 
 Pure functions over tensors; the filterbank and window are cached per configuration.
 """
@@ -13,7 +13,15 @@ import torchaudio.functional as AF
 
 LOG_FLOOR = 1e-10  # power floor before log, as librosa's power_to_db amin
 
-__all__ = ["FeatureConfig", "SpecAugmentConfig", "log_mel", "normalize", "spec_augment"]
+__all__ = [
+    "FeatureConfig",
+    "SpecAugmentConfig",
+    "log_mel",
+    "model_features",
+    "normalize",
+    "spec_augment",
+    "unnormalized_features",
+]
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,8 @@ class FeatureConfig:
     hop_ms: float = 10.0  # frame shift
     f_min: float = 0.0  # Hz
     f_max: float | None = None  # Hz; None means sample_rate / 2
+    # Subtract each utterance's per-bin mean first: gain and channel invariance.
+    utterance_mean: bool = False
 
     @property
     def win_length(self) -> int:
@@ -86,6 +96,23 @@ def log_mel(wave: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
 def normalize(feats: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """Global CMVN: feats (..., n_mels) with training-set mean/std (n_mels,)."""
     return (feats - mean) / std
+
+
+def unnormalized_features(wave: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
+    """wave (samples,) -> log-mels (time, n_mels), less their per-bin mean over time if
+    config.utterance_mean: what the global statistics are computed on."""
+    feats = log_mel(wave, config)  # (time, n_mels)
+    if config.utterance_mean:
+        # A gain or a fixed channel response is an additive per-bin constant in the log domain.
+        feats = feats - feats.mean(0)
+    return feats
+
+
+def model_features(
+    wave: torch.Tensor, config: FeatureConfig, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
+    """wave (samples,) -> the model's input (time, n_mels), with training-set mean/std (n_mels,)."""
+    return normalize(unnormalized_features(wave, config), mean, std)
 
 
 class StatsAccumulator:

@@ -16,7 +16,7 @@ from asr.beam import DecodeConfig, Decoder, Hypothesis, build_decoder
 from asr.checkpoint import Checkpoint, load_checkpoint
 from asr.data import DurationBatchSampler
 from asr.errors import AsrError
-from asr.features import FeatureConfig, log_mel, normalize
+from asr.features import FeatureConfig, model_features
 from asr.model import CTCModel
 from asr.quantize import for_inference
 from asr.segment import Segment, SegmentConfig, own_words, plan_segments, read_segment
@@ -94,7 +94,7 @@ class Recognizer:
             # Normalise before padding: padding stays 0, as in training batches and as the
             # conv's own zero padding of a file alone, so a file's text never depends on its
             # batch-mates.
-            feats[i, : lengths[i]] = normalize(log_mel(wave, self.features), mean, std)
+            feats[i, : lengths[i]] = model_features(wave, self.features, mean, std)
         return feats, lengths
 
     @torch.inference_mode()

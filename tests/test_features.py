@@ -3,14 +3,21 @@ import numpy as np
 import pytest
 import torch
 
+from asr.audio import load_audio
+from asr.data import feature_stats
 from asr.features import (
+    LOG_FLOOR,
     FeatureConfig,
     SpecAugmentConfig,
     StatsAccumulator,
     log_mel,
+    model_features,
     normalize,
     spec_augment,
 )
+from asr.manifest import read_manifest
+
+from conftest import fsdd_sample
 
 
 def test_defaults_are_the_usual_asr_front_end():
@@ -72,3 +79,36 @@ def test_spec_augment_masks_and_is_seeded():
     zero_rows = (one == 0).all(dim=1).sum()
     assert 0 < zero_cols <= 20 and zero_rows <= 40
     assert (feats != 0).all()  # input untouched
+
+
+@pytest.mark.parametrize("utterance_mean", [True, False])
+def test_utterance_mean_makes_features_gain_invariant(fsdd, utterance_mean):
+    """-20 dB (theo is 17-20 dB quieter than the training speakers) is a constant -4.6 nats in
+    every log-mel bin: removed by the per-utterance mean, untouched by global CMVN alone."""
+    config = FeatureConfig(sample_rate=8000, n_mels=40, utterance_mean=utterance_mean)
+    wave = load_audio(fsdd / "recordings" / "7_jackson_3.wav", config.sample_rate)
+    mean, std = torch.full((40,), -8.0), torch.full((40,), 3.0)
+    loud = model_features(wave, config, mean, std)  # (time, n_mels)
+    quiet = model_features(0.1 * wave, config, mean, std)
+    # Bins whose power stays above the log floor in every frame of the quiet copy: the floor
+    # is not a gain, so a bin touching it shifts by less.
+    above = (log_mel(0.1 * wave, config) > np.log(LOG_FLOOR) + 1).all(0)  # (n_mels,)
+    assert above.float().mean() > 0.9
+    shift = (quiet - loud)[:, above]
+    if utterance_mean:
+        assert shift.abs().max() < 1e-3
+    else:
+        expected = torch.full_like(shift, np.log(0.01) / 3)  # -20 dB in nats, over std
+        torch.testing.assert_close(shift, expected, atol=1e-3, rtol=0)
+
+
+def test_stats_are_taken_after_the_utterance_mean(fsdd, tmp_path):
+    """Training statistics come from the same features the model sees: with the utterance mean
+    removed, every utterance sums to zero per bin, so the global mean is zero."""
+    utterances = read_manifest(fsdd_sample(fsdd, tmp_path / "m.jsonl", 6, {"theo", "george"}))
+    config = FeatureConfig(sample_rate=8000, n_mels=40, utterance_mean=True)
+    mean, std = feature_stats(utterances, config)
+    torch.testing.assert_close(mean, torch.zeros(40), atol=1e-4, rtol=0)
+    plain_mean, plain_std = feature_stats(utterances, FeatureConfig(sample_rate=8000, n_mels=40))
+    assert plain_mean.max() < -2  # log-mels of audio in [-1, 1]: not centred by themselves
+    assert (std < plain_std).all()  # the level spread between utterances is gone
