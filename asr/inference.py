@@ -53,9 +53,7 @@ def resolve_model(path: Path | None) -> Path:
 class Recognizer:
     """Model, vocabulary and feature pipeline from one checkpoint."""
 
-    def __init__(
-        self, ckpt: Checkpoint, device: str = "cpu", precision: str = "fp32", model=None
-    ):
+    def __init__(self, ckpt: Checkpoint, device: str = "cpu", precision: str = "fp32", model=None):
         """`model`: a ready stand-in for the checkpoint's weights, called like CTCModel
         (e.g. `asr.export.OnnxModel`); otherwise the checkpoint's network at `precision`."""
         if precision == "int8" and device != "cpu":

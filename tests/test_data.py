@@ -1,10 +1,11 @@
 import torch
-from conftest import fsdd_sample
 
 from asr.data import DurationBatchSampler, Example, SpeechDataset, collate
 from asr.features import FeatureConfig
 from asr.manifest import Utterance, read_manifest
 from asr.text import Vocabulary
+
+from conftest import fsdd_sample
 
 
 def test_sampler_caps_padded_seconds_and_covers_everything():
