@@ -67,6 +67,10 @@ class Recognizer:
         self.features: FeatureConfig = ckpt.feature_config
         self.mean, self.std = ckpt.mean.to(device), ckpt.std.to(device)
         self.device = device
+        # Set by use_decoding; until then the checkpoint's tuned settings (greedy when it has none).
+        self.decoding: DecodeConfig | None = None
+        self._decoder: Decoder | None = None
+        self.segments = SegmentConfig()  # files longer than max_seconds are segmented
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu", precision: str = "fp32") -> Recognizer:
@@ -101,11 +105,6 @@ class Recognizer:
         feats, lengths = self.features_of(waves)
         log_probs, out_lengths = self.model(feats.to(self.device), lengths)
         return log_probs.cpu(), out_lengths.cpu()
-
-    # Set by use_decoding; until then the checkpoint's tuned settings (greedy when it has none).
-    decoding: DecodeConfig | None = None
-    _decoder: Decoder | None = None
-    segments: SegmentConfig = SegmentConfig()  # files longer than max_seconds are segmented
 
     def decode_config(self, **overrides) -> DecodeConfig:
         """The checkpoint's tuned decoding settings with the non-None `overrides` applied.
