@@ -105,3 +105,11 @@ def trained(fsdd, tiny_config, tmp_path_factory) -> tuple[Path, Path]:
     )
     train(train_config, model_config, features)
     return root / "exp", manifest
+
+
+@pytest.fixture(scope="session")
+def connected(trained, tiny_config, tmp_path_factory) -> Path:
+    """The `trained` model fine-tuned on connected digits (tests/digit_model.py), built once."""
+    from digit_model import connected_model
+
+    return connected_model(trained, tiny_config, tmp_path_factory.getbasetemp() / "connected")

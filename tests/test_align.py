@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from digit_model import DIGITS, concatenate, connected_model, recordings
+from digit_model import DIGITS, concatenate, recordings
 
 from asr.align import align_words
 from asr.audio import load_audio
@@ -12,11 +12,6 @@ from asr.inference import Recognizer
 from asr.text import Vocabulary
 
 VOCAB = Vocabulary(("<b>", " ", "a", "b", "c"))
-
-
-@pytest.fixture(scope="session")
-def connected(trained, tiny_config, tmp_path_factory) -> Path:
-    return connected_model(trained, tiny_config, tmp_path_factory.getbasetemp() / "connected")
 
 
 @pytest.fixture(scope="module")

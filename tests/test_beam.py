@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from digit_model import connected_model, digit_text, unheard_set
+from digit_model import digit_text, unheard_set
 
 from asr.beam import BeamDecoder, DecodeConfig, GreedyDecoder
 from asr.decode import greedy_decode
@@ -14,11 +14,6 @@ from asr.text import Vocabulary
 from asr.tune import corpus_rates
 
 VOCAB = Vocabulary(("<b>", " ", "a", "b", "c"))
-
-
-@pytest.fixture(scope="session")
-def connected(trained, tiny_config, tmp_path_factory) -> Path:
-    return connected_model(trained, tiny_config, tmp_path_factory.getbasetemp() / "connected")
 
 
 @pytest.fixture(scope="session")

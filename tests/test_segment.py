@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from digit_model import DIGITS, concatenate, connected_model, recordings
+from digit_model import DIGITS, concatenate, recordings
 
 from asr.align import WordTiming
 from asr.audio import load_audio
@@ -17,11 +17,6 @@ from asr.beam import DecodeConfig
 from asr.inference import Recognizer
 from asr.segment import SegmentConfig, find_cuts, own_words, plan_segments, read_segment
 from asr.tune import corpus_rates
-
-
-@pytest.fixture(scope="session")
-def connected(trained, tiny_config, tmp_path_factory) -> Path:
-    return connected_model(trained, tiny_config, tmp_path_factory.getbasetemp() / "connected")
 
 
 def _lexicon(path: Path) -> Path:

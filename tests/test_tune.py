@@ -1,17 +1,12 @@
 from pathlib import Path
 
 import pytest
-from digit_model import connected_model, digit_text, unheard_set
+from digit_model import digit_text, unheard_set
 
 from asr.bench_decode import decode_benchmark
 from asr.checkpoint import load_checkpoint
 from asr.cli import main
 from asr.inference import Recognizer
-
-
-@pytest.fixture(scope="session")
-def connected(trained, tiny_config, tmp_path_factory) -> Path:
-    return connected_model(trained, tiny_config, tmp_path_factory.getbasetemp() / "connected")
 
 
 @pytest.fixture(scope="module")
