@@ -27,7 +27,7 @@ TRAIN_OPTS = $(if $(EPOCHS),--epochs $(EPOCHS)) --threads $(THREADS)
 # a target depending on FILE is redone when a variable it uses changes, and only then. Evaluated
 # while make reads the Makefile; `help` and `clean` leave the folder alone.
 NO_STATE_GOALS := help clean distclean
-HELP_VARS = $(shell sed -nE 's/^([A-Z_]+) \?=.*## .*/\1/p' $(MAKEFILE_LIST))
+HELP_VARS = $(shell sed -nE 's/^([A-Z_]+) \?=.*## .*/\1/p' $(MAKEFILE_LIST) | awk '!seen[$$0]++')
 remember = $(if $(filter-out $(NO_STATE_GOALS),$(or $(MAKECMDGOALS),all)),$(shell \
 	mkdir -p $(dir $1) && (printf '%s\n' '$(strip $2)' | cmp -s - $1 \
 	|| printf '%s\n' '$(strip $2)' > $1)))
