@@ -1,9 +1,10 @@
 """`make bench`: speed and accuracy of our model beside its peers, measured in one run.
 
-`python -m asr.bench --out build/bench.json [--model M] [--fsdd DIR]` prints one Markdown table
-(every ratio in it comes from this run) and writes the rows, with the machine, as JSON. Inputs:
-FSDD's test speaker (theo, 500 clips), a 10-minute recording made by concatenating those clips,
-and 400 training clips of the other speakers; sized to finish in a few minutes on 2 cores.
+`python -m asr.bench --out build/bench.json [--model M] [--fsdd DIR] [--synth EXP]` prints one
+Markdown table (every ratio in it comes from this run) and writes the rows, with the machine, as
+JSON. Inputs: FSDD's test speaker (theo, 500 clips), a 10-minute recording made by concatenating
+those clips, 400 training clips of the other speakers, and with --synth a synth recipe run's test
+set (held-out voices reading held-out sentences); sized to finish in a few minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -122,12 +123,11 @@ def _accuracy_rows(recognizers: dict[str, Recognizer], waves, refs: list[str]) -
     return rows
 
 
-def _decoding_rows(model: Path, manifest: Path, lm_manifest: Path, work: Path) -> list[Row]:
-    """Greedy, beam and beam+LM rows (asr.bench_decode); the LM is built from `lm_manifest`."""
-    arpa, lexicon = lm_from_manifest(lm_manifest, work / "lm", model)
+def _decoding_rows(label: str, model: Path, manifest: Path, lm: Path, lexicon: Path) -> list[Row]:
+    """Greedy, beam and beam+LM rows (asr.bench_decode) of `model` on `manifest`."""
     rows = []
-    for row in decode_benchmark(model, manifest, arpa, lexicon):
-        name = f"{row['decoder']} on {Path(row['manifest']).stem}"
+    for row in decode_benchmark(model, manifest, lm, lexicon):
+        name = f"{row['decoder']} on {label}"
         rows.append(Row("decoding", f"{name}: WER", 100 * row["wer"], "WER %", None,
                         f"{row['utterances']} utterances"))  # fmt: skip
         rows.append(Row("decoding", f"{name}: decoding speed", row["utt_per_s"], "utt/s", None,
@@ -135,8 +135,22 @@ def _decoding_rows(model: Path, manifest: Path, lm_manifest: Path, work: Path) -
     return rows
 
 
-def run_bench(model: Path, fsdd: Path, work: Path, threads: int = 2) -> list[Row]:
-    """Every benchmark row, in table order; `work` receives the generated inputs."""
+def synth_decoding_rows(exp: Path) -> list[Row]:
+    """Decoding rows of a synth recipe run (`make -C recipes/synth EXP=EXP lm`): its model on
+    held-out voices reading held-out sentences, with its word LM at the weights tuned on dev."""
+    paths = [exp / "model" / "tuned.pt", exp / "data" / "test.jsonl"]
+    paths += [exp / "lm" / "words.arpa", exp / "lm" / "words.lex"]
+    for path in paths:
+        if not path.is_file():
+            raise AsrError(f"{path}: missing; run `make -C recipes/synth EXP={exp} lm` first")
+    return _decoding_rows("synth test", *paths)
+
+
+def run_bench(
+    model: Path, fsdd: Path, work: Path, threads: int = 2, synth: Path | None = None
+) -> list[Row]:
+    """Every benchmark row, in table order; `work` receives the generated inputs. `synth`: a
+    synth recipe run whose model adds decoding rows on its test set."""
     entries = read_manifest(fsdd / "manifest.jsonl")
     test = [u for u in entries if u.speaker in DEFAULT_TEST_SPEAKERS]
     train = [u for u in entries if u.speaker not in DEFAULT_TEST_SPEAKERS]
@@ -195,7 +209,10 @@ def run_bench(model: Path, fsdd: Path, work: Path, threads: int = 2) -> list[Row
         long_file, manifests, _train_config(ckpt, work / "train.toml"), test_manifest,
     )  # fmt: skip
     log("memory and training epochs")
-    rows += _decoding_rows(model, test_manifest, manifests[400], work)
+    arpa, lexicon = lm_from_manifest(manifests[400], work / "lm", model)
+    rows += _decoding_rows("FSDD test", model, test_manifest, arpa, lexicon)
+    if synth is not None:
+        rows += synth_decoding_rows(synth)
     log("decoding")
     return rows
 
@@ -218,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     parser.add_argument("--fsdd", type=Path, default=DEFAULT_FSDD, help="FSDD folder")
     parser.add_argument("--threads", type=int, default=2, help="threads for multi-thread rows")
+    parser.add_argument("--synth", type=Path, help="synth recipe run (EXP folder) to decode too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logger.setLevel(logging.INFO)
@@ -226,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = resolve_model(args.model)
         with tempfile.TemporaryDirectory() as tmp:
-            rows = run_bench(model, args.fsdd, Path(tmp), args.threads)
+            rows = run_bench(model, args.fsdd, Path(tmp), args.threads, args.synth)
     except AsrError as err:
         print(f"asr.bench: {err}", file=sys.stderr)
         return 1

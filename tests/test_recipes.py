@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from asr.bench import synth_decoding_rows
+from asr.errors import AsrError
 from asr.prepare import build_librispeech_fixture
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 ASR = Path(sys.executable).with_name("asr")  # the asr of the interpreter running the tests
+DECODERS = ("greedy", "beam", "beam+lm")
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
 
@@ -48,11 +51,16 @@ def test_synth_recipe_end_to_end(tmp_path):
     shutil.copy(RECIPES / "synth" / "tiny.toml", config)
     exp = tmp_path / "exp"
     args = [f"EXP={exp}", f"PROMPTS={prompts}", f"CONFIG={config}", "VOICES=8", "RENDERS=1"]
-    args += ["DEV_VOICES=1", "TEST_VOICES=1", "SAMPLE_RATE=8000"]
+    args += ["DEV_VOICES=1", "TEST_VOICES=1", "LM_TEXT=", "SAMPLE_RATE=8000"]
     out = make("synth", *args).stdout
     assert f"report: {exp}/results.md" in out
-    assert "| WER |" in (exp / "results.md").read_text()
+    results = (exp / "results.md").read_text()
+    assert "## test\n" in results and "## test_lm\n" in results and "| WER |" in results
     assert_up_to_date("synth", *args)
+    # `make bench` decodes the recipe's test set greedy, beam and beam + its tuned LM.
+    rows = synth_decoding_rows(exp)
+    assert [r.name for r in rows[::2]] == [f"{d} on synth test: WER" for d in DECODERS]
+    assert all(r.value >= 0 for r in rows)
 
     config.write_text(config.read_text().replace("lr = 3e-3", "lr = 2e-3"))
     redo = make("synth", "-n", *args).stdout
@@ -63,6 +71,8 @@ def test_synth_recipe_end_to_end(tmp_path):
     (tmp_path / "keep.txt").write_text("not the recipe's")
     make("synth", "clean", *args)
     assert not exp.exists() and (tmp_path / "keep.txt").exists()
+    with pytest.raises(AsrError, match="tuned.pt: missing"):
+        synth_decoding_rows(exp)
 
 
 def test_librispeech_recipe_end_to_end(fsdd, tmp_path):
