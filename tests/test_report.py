@@ -165,10 +165,11 @@ PLOT_ORDER = ["error_types", "wer_by_speaker", "wer_by_length", "posteriorgram_0
 # Once the page has loaded, decodes every image and writes into the DOM its decoded width
 # and how many dark pixels the browser drew: a truncated PNG still has a width, but its
 # missing rows come out blank.
+# Synchronous on "load" (every image is loaded by then): an awaited img.decode() could still be
+# pending when a busy machine's headless chromium dumps the DOM.
 PROBE = """<script>
-window.addEventListener("load", async () => {
+window.addEventListener("load", () => {
   for (const img of document.images) {
-    await img.decode();
     const canvas = document.createElement("canvas");
     canvas.width = img.naturalWidth;
     canvas.height = img.naturalHeight;
