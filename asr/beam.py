@@ -8,8 +8,13 @@ flashlight's word boundary token "|", which ends every lexicon spelling.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -119,21 +124,24 @@ class BeamDecoder:
         self.vocab = vocab
         self.config = config
         tokens = [WORD_BOUNDARY if s == SPACE else s for s in vocab.symbols]
+        # KenLM reports loading progress on the process's stderr, not Python's: log it instead.
+        quiet = _native_stderr_to_debug_log() if config.lm else contextlib.nullcontext()
         try:
-            self._decode = ctc_decoder(
-                lexicon=None if config.lexicon is None else str(config.lexicon),
-                tokens=tokens,
-                lm=None if config.lm is None else str(config.lm),
-                nbest=config.nbest,
-                beam_size=config.beam_size,
-                beam_size_token=config.beam_size_token,
-                beam_threshold=config.beam_threshold,
-                lm_weight=config.lm_weight,
-                word_score=config.word_score,
-                blank_token=vocab.symbols[0],
-                sil_token=WORD_BOUNDARY,
-                unk_word=UNK,
-            )
+            with quiet:
+                self._decode = ctc_decoder(
+                    lexicon=None if config.lexicon is None else str(config.lexicon),
+                    tokens=tokens,
+                    lm=None if config.lm is None else str(config.lm),
+                    nbest=config.nbest,
+                    beam_size=config.beam_size,
+                    beam_size_token=config.beam_size_token,
+                    beam_threshold=config.beam_threshold,
+                    lm_weight=config.lm_weight,
+                    word_score=config.word_score,
+                    blank_token=vocab.symbols[0],
+                    sil_token=WORD_BOUNDARY,
+                    unk_word=UNK,
+                )
         except ValueError as err:  # a lexicon spelling with a symbol the model lacks
             hint = "; asr lm --model M writes a lexicon the model can spell"
             raise AsrError(f"{config.lexicon}: cannot load lexicon ({err}{hint})") from err
@@ -151,6 +159,26 @@ class BeamDecoder:
         text = " ".join(hyp.words) if self.config.lexicon else self.vocab.decode(ids)
         ids = self.vocab.encode(text) if text else []
         return Hypothesis(text, tuple(ids), float(hyp.score))
+
+
+@contextlib.contextmanager
+def _native_stderr_to_debug_log() -> Iterator[None]:
+    """File descriptor 2 goes to a temporary file while the block runs; what native code wrote
+    there (KenLM: "Loading the LM will be faster if you build a binary file", a progress bar) is
+    logged at debug level, so stderr carries only asr's own messages."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode(errors="replace").strip()
+            if text:
+                logger.debug("native stderr: %s", text)
 
 
 def build_decoder(config: DecodeConfig, vocab: Vocabulary) -> Decoder:

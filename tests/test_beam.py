@@ -1,4 +1,5 @@
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,20 @@ def test_missing_or_bad_files_are_asr_errors(tmp_path):
     bad.write_text("abc\ta b q |\n")  # "q" is not a token
     with pytest.raises(AsrError, match="bad.lex"):
         BeamDecoder(DecodeConfig(method="beam", lexicon=bad), VOCAB)
+
+
+def test_kenlm_loading_chatter_goes_to_the_debug_log_not_stderr(tmp_path, capfd, caplog):
+    text = tmp_path / "words.txt"
+    text.write_text("ab ca\nbc ab ca\nca bc\n")
+    arpa, lexicon = tmp_path / "words.arpa", tmp_path / "words.lex"
+    build_arpa(text, arpa, LMConfig(order=2))
+    write_lexicon(read_words(arpa), lexicon, VOCAB.symbols)
+    with caplog.at_level(logging.DEBUG, logger="asr.beam"):
+        decoder = BeamDecoder(DecodeConfig(method="beam", lexicon=lexicon, lm=arpa), VOCAB)
+    assert "Loading the LM" not in capfd.readouterr().err
+    assert "Loading the LM" in caplog.text  # KenLM did speak; it was kept, not lost
+    hyps = decoder(_random_log_probs(1, 20), torch.tensor([20]))
+    assert set(hyps[0][0].text.split()) <= {"ab", "bc", "ca"}
 
 
 def test_beam_with_digit_lm_beats_greedy_on_unheard_recordings(connected, digit_lm, held_out):
