@@ -23,6 +23,10 @@ TRAIN_CMD = $(if $(filter 1,$(NGPU)),$(ASR) train,\
 	$(TORCHRUN) --standalone --nproc_per_node $(NGPU) -m asr.cli train)
 TRAIN_OPTS = $(if $(EPOCHS),--epochs $(EPOCHS)) --threads $(THREADS)
 
+# $(call transcripts,MANIFEST): the shell command printing a JSONL manifest's transcripts, one
+# per line (LM training text). Transcripts are normalised: no quotes to escape.
+transcripts = sed -n 's/.*"text": "\([^"]*\)".*/\1/p' $1
+
 # $(call remember,FILE,TEXT): FILE holds TEXT, rewritten (hence newer) only when TEXT changes, so
 # a target depending on FILE is redone when a variable it uses changes, and only then. Evaluated
 # while make reads the Makefile; `help` and `clean` leave the folder alone.
