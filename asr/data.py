@@ -18,6 +18,7 @@ from asr.features import (
     FeatureConfig,
     SpecAugmentConfig,
     StatsAccumulator,
+    log_mel,
     model_features,
     spec_augment,
     unnormalized_features,
@@ -62,8 +63,10 @@ class SpeechDataset(Dataset):
         augment: AugmentConfig | None = None,
         specaug: SpecAugmentConfig | None = None,
         seed: int = 0,
+        speaker_means: dict[str, torch.Tensor] | None = None,
     ):
         self.utterances = list(utterances)
+        self.speaker_means = speaker_means or {}  # speaker -> (n_mels,), see speaker_means()
         self.vocab = vocab
         self.features = features
         self.mean, self.std = mean, std
@@ -86,7 +89,8 @@ class SpeechDataset(Dataset):
         generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) % 2**63)
         if self.augment is not None:
             wave = augment_wave(wave, self.features.sample_rate, self.augment, generator)
-        feats = model_features(wave, self.features, self.mean, self.std)  # (time, n_mels)
+        spk_mean = self.speaker_means.get(utt.speaker)  # None: the utterance's own mean
+        feats = model_features(wave, self.features, self.mean, self.std, spk_mean)  # (time, mels)
         if self.specaug is not None:
             feats = spec_augment(feats, self.specaug, generator)
         target = torch.tensor(self.vocab.encode(utt.text), dtype=torch.long)
@@ -167,17 +171,42 @@ class DurationBatchSampler(Sampler[list[int]]):
         return len(self._batches())
 
 
+def speaker_means(
+    utterances: Sequence[Utterance], config: FeatureConfig
+) -> dict[str, torch.Tensor]:
+    """Speaker -> mean log-mel (n_mels,) over every frame of their utterances: what
+    config.speaker_mean subtracts. Empty unless config.speaker_mean; transcripts are not used,
+    so a test speaker's mean is taken from their test audio as Kaldi's CMN does."""
+    if not config.speaker_mean:
+        return {}
+    stats: dict[str, StatsAccumulator] = {}
+    for utt in tqdm(utterances, desc="speaker means", unit="utt", disable=None):
+        if utt.speaker is None:
+            continue
+        try:
+            wave = load_audio(utt.audio_filepath, config.sample_rate)
+        except AsrError as err:
+            logger.warning("skipped: %s", err)
+            continue
+        stats.setdefault(utt.speaker, StatsAccumulator(config.n_mels)).add(log_mel(wave, config))
+    return {speaker: acc.result()[0] for speaker, acc in stats.items()}
+
+
 def feature_stats(
-    utterances: Sequence[Utterance], config: FeatureConfig, max_utterances: int | None = None
+    utterances: Sequence[Utterance],
+    config: FeatureConfig,
+    max_utterances: int | None = None,
+    speaker_means: dict[str, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-bin (mean, std), each (n_mels,), of unnormalized_features over (a spread subset of)
     utterances."""
+    speaker_means = speaker_means or {}
     step = max(1, math.ceil(len(utterances) / max_utterances)) if max_utterances else 1
     stats = StatsAccumulator(config.n_mels)
     for utt in tqdm(utterances[::step], desc="feature stats", unit="utt", disable=None):
         try:
             wave = load_audio(utt.audio_filepath, config.sample_rate)
-            stats.add(unnormalized_features(wave, config))
+            stats.add(unnormalized_features(wave, config, speaker_means.get(utt.speaker)))
         except AsrError as err:
             logger.warning("skipped: %s", err)
     if stats.count == 0:

@@ -46,6 +46,7 @@ def evaluate(
     utterances = read_manifest(manifest)
     if not utterances:
         raise AsrError(f"{manifest}: no usable utterances to evaluate")
+    recognizer.use_speakers(utterances)
     transcripts = _transcripts(recognizer, utterances, batch_seconds)
     rows = [_row(utt, t) for utt, t in zip(utterances, transcripts, strict=True)]
     posteriors = _worst_posteriorgrams(recognizer, rows, posteriorgrams)
@@ -88,7 +89,8 @@ def _worst_posteriorgrams(recognizer: Recognizer, rows: list[dict], count: int):
     posteriors = []
     for i in worst:
         wave = load_audio(Path(readable[i]["audio_filepath"]), recognizer.features.sample_rate)
-        log_probs, lengths = recognizer.log_probs([wave])
+        spk_mean = recognizer.file_means.get(Path(readable[i]["audio_filepath"]))
+        log_probs, lengths = recognizer.log_probs([wave], [spk_mean])
         posteriors.append(
             Posteriorgram(
                 audio_filepath=readable[i]["audio_filepath"],

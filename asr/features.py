@@ -34,6 +34,10 @@ class FeatureConfig:
     f_max: float | None = None  # Hz; None means sample_rate / 2
     # Subtract each utterance's per-bin mean first: gain and channel invariance.
     utterance_mean: bool = False
+    # Subtract the speaker's per-bin mean instead, over all their utterances in the manifest at
+    # hand (Kaldi's CMN by utt2spk): a short word's own mean removes part of the word too.
+    # Utterances with no speaker (a file given alone) fall back to their own mean.
+    speaker_mean: bool = False
 
     @property
     def win_length(self) -> int:
@@ -98,21 +102,30 @@ def normalize(feats: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> tor
     return (feats - mean) / std
 
 
-def unnormalized_features(wave: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
-    """wave (samples,) -> log-mels (time, n_mels), less their per-bin mean over time if
-    config.utterance_mean: what the global statistics are computed on."""
+def unnormalized_features(
+    wave: torch.Tensor, config: FeatureConfig, speaker_mean: torch.Tensor | None = None
+) -> torch.Tensor:
+    """wave (samples,) -> log-mels (time, n_mels), less their speaker's mean (n_mels,) when
+    given, else less their own per-bin mean over time if config.utterance_mean or
+    config.speaker_mean: what the global statistics are computed on."""
     feats = log_mel(wave, config)  # (time, n_mels)
-    if config.utterance_mean:
-        # A gain or a fixed channel response is an additive per-bin constant in the log domain.
+    # A gain or a fixed channel response is an additive per-bin constant in the log domain.
+    if speaker_mean is not None:
+        feats = feats - speaker_mean
+    elif config.utterance_mean or config.speaker_mean:
         feats = feats - feats.mean(0)
     return feats
 
 
 def model_features(
-    wave: torch.Tensor, config: FeatureConfig, mean: torch.Tensor, std: torch.Tensor
+    wave: torch.Tensor,
+    config: FeatureConfig,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    speaker_mean: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """wave (samples,) -> the model's input (time, n_mels), with training-set mean/std (n_mels,)."""
-    return normalize(unnormalized_features(wave, config), mean, std)
+    return normalize(unnormalized_features(wave, config, speaker_mean), mean, std)
 
 
 class StatsAccumulator:

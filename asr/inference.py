@@ -14,9 +14,10 @@ from asr.align import WordTiming, align_words
 from asr.audio import audio_duration, load_audio
 from asr.beam import DecodeConfig, Decoder, Hypothesis, build_decoder
 from asr.checkpoint import Checkpoint, load_checkpoint
-from asr.data import DurationBatchSampler
+from asr.data import DurationBatchSampler, speaker_means
 from asr.errors import AsrError
 from asr.features import FeatureConfig, model_features
+from asr.manifest import Utterance
 from asr.model import CTCModel
 from asr.quantize import for_inference
 from asr.segment import Segment, SegmentConfig, own_words, plan_segments, read_segment
@@ -71,6 +72,9 @@ class Recognizer:
         self.decoding: DecodeConfig | None = None
         self._decoder: Decoder | None = None
         self.segments = SegmentConfig()  # files longer than max_seconds are segmented
+        # File -> its speaker's mean log-mel (n_mels,), for models trained with speaker_mean;
+        # set by use_speakers, and any file not in it is normalised by its own mean.
+        self.file_means: dict[Path, Tensor] = {}
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu", precision: str = "fp32") -> Recognizer:
@@ -87,8 +91,20 @@ class Recognizer:
         """Seconds per output frame."""
         return self.features.hop_ms / 1000 * self.model.config.time_stride
 
-    def features_of(self, waves: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-        """waves: list of (samples,) -> normalised feats (batch, time, n_mels), lengths (batch,)."""
+    def use_speakers(self, utterances: Sequence[Utterance]) -> None:
+        """Normalise each of these files by its speaker's mean over all of them, when the model
+        was trained with speaker_mean (a pass over their audio); otherwise nothing to do."""
+        means = speaker_means(utterances, self.features)
+        self.file_means = {
+            Path(u.audio_filepath): means[u.speaker] for u in utterances if u.speaker in means
+        }
+
+    def features_of(
+        self, waves: Sequence[Tensor], means: Sequence[Tensor | None] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """waves: list of (samples,) -> normalised feats (batch, time, n_mels), lengths (batch,).
+
+        means: each wave's speaker's mean log-mel (n_mels,), or None for its own mean."""
         lengths = torch.tensor([self.features.num_frames(len(w)) for w in waves])
         feats = torch.zeros(len(waves), int(lengths.max()), self.features.n_mels)
         mean, std = self.mean.cpu(), self.std.cpu()
@@ -96,13 +112,16 @@ class Recognizer:
             # Normalise before padding: padding stays 0, as in training batches and as the
             # conv's own zero padding of a file alone, so a file's text never depends on its
             # batch-mates.
-            feats[i, : lengths[i]] = model_features(wave, self.features, mean, std)
+            spk_mean = means[i] if means else None
+            feats[i, : lengths[i]] = model_features(wave, self.features, mean, std, spk_mean)
         return feats, lengths
 
     @torch.inference_mode()
-    def log_probs(self, waves: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    def log_probs(
+        self, waves: Sequence[Tensor], means: Sequence[Tensor | None] | None = None
+    ) -> tuple[Tensor, Tensor]:
         """waves: list of (samples,) -> log-probs (batch, time', vocab), lengths (batch,)."""
-        feats, lengths = self.features_of(waves)
+        feats, lengths = self.features_of(waves, means)
         log_probs, out_lengths = self.model(feats.to(self.device), lengths)
         return log_probs.cpu(), out_lengths.cpu()
 
@@ -179,7 +198,8 @@ class Recognizer:
         loaded = list(waves)
         sampler = DurationBatchSampler([results[i].duration for i in loaded], batch_seconds)
         for batch in ([loaded[j] for j in b] for b in sampler):
-            log_probs, lengths = self.log_probs([waves[i] for i in batch])
+            means = [self.file_means.get(results[i].path) for i in batch]
+            log_probs, lengths = self.log_probs([waves[i] for i in batch], means)
             hyps = self.decoder(log_probs, lengths)
             for i, nbest, lp, n in zip(batch, hyps, log_probs, lengths, strict=True):
                 result = results[i]
@@ -205,7 +225,8 @@ class Recognizer:
         result.words = []
         for group in _batches(segments, batch_seconds):
             waves = [read_segment(result.path, s, self.features.sample_rate) for s in group]
-            log_probs, lengths = self.log_probs(waves)
+            spk_mean = self.file_means.get(result.path)
+            log_probs, lengths = self.log_probs(waves, [spk_mean] * len(waves))
             hyps = self.decoder(log_probs, lengths)
             for seg, nbest, lp, n in zip(group, hyps, log_probs, lengths, strict=True):
                 timed = align_words(

@@ -22,7 +22,14 @@ from tqdm import tqdm
 
 from asr.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from asr.config import config_to_dict
-from asr.data import Batch, DurationBatchSampler, SpeechDataset, collate, feature_stats
+from asr.data import (
+    Batch,
+    DurationBatchSampler,
+    SpeechDataset,
+    collate,
+    feature_stats,
+    speaker_means,
+)
 from asr.decode import greedy_decode
 from asr.errors import AsrError
 from asr.features import FeatureConfig
@@ -96,7 +103,8 @@ def _setup(
     last_path = Path(config.out_dir) / "last.pt"
     resume = load_checkpoint(last_path) if last_path.is_file() else None
     train_set = read_manifest(config.train_manifest)
-    ckpt = resume or _new_checkpoint(config, model_config, features, train_set)
+    train_means = speaker_means(train_set, resume.feature_config if resume else features)
+    ckpt = resume or _new_checkpoint(config, model_config, features, train_set, train_means)
     check = _text_checker(ckpt.vocab)
     train_set = [u for u in train_set if not check(u.text)]
     dev_set = read_manifest(config.dev_manifest, check_text=check) if config.dev_manifest else []
@@ -109,7 +117,7 @@ def _setup(
     )
     data = SpeechDataset(
         train_set, ckpt.vocab, ckpt.feature_config, ckpt.mean, ckpt.std,
-        config.augment, config.specaug, config.seed,
+        config.augment, config.specaug, config.seed, train_means,
     )  # fmt: skip
     # A loader's own generator: each new iterator would otherwise draw from the global RNG,
     # and a run resumed mid-epoch would then see different dropout masks.
@@ -187,6 +195,7 @@ def _new_checkpoint(
     model_config: ModelConfig,
     features: FeatureConfig,
     train_set: list[Utterance],
+    train_means: dict[str, torch.Tensor],
 ) -> Checkpoint:
     """Vocabulary and normalisation statistics from the training set; fresh or given weights."""
     if not train_set:
@@ -199,7 +208,7 @@ def _new_checkpoint(
             init.state_dict, decoding=init.decoding,
         )  # fmt: skip
     vocab = Vocabulary.from_texts(u.text for u in train_set)
-    mean, std = feature_stats(train_set, features, config.stats_utterances)
+    mean, std = feature_stats(train_set, features, config.stats_utterances, train_means)
     model_config = dataclasses.replace(model_config, vocab_size=len(vocab), n_mels=features.n_mels)
     return Checkpoint(model_config, features, vocab, mean, std, CTCModel(model_config).state_dict())
 
@@ -261,7 +270,10 @@ def _ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch) -> t
 def _dev_loader(dev_set, ckpt: Checkpoint, config: TrainConfig) -> DataLoader | None:
     if not dev_set:
         return None
-    data = SpeechDataset(dev_set, ckpt.vocab, ckpt.feature_config, ckpt.mean, ckpt.std)
+    data = SpeechDataset(
+        dev_set, ckpt.vocab, ckpt.feature_config, ckpt.mean, ckpt.std,
+        speaker_means=speaker_means(dev_set, ckpt.feature_config),
+    )  # fmt: skip
     sampler = DurationBatchSampler([u.duration for u in dev_set], config.batch_seconds)
     return DataLoader(data, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
 

@@ -52,6 +52,7 @@ def dev_log_probs(
 ) -> tuple[list[Tensor], list[str]]:
     """Log-probs (time', vocab) and normalised reference of each readable utterance."""
     utterances = read_manifest(manifest)
+    recognizer.use_speakers(utterances)
     paths = [u.audio_filepath for u in utterances]
     log_probs, refs = [], []
     for utt, t in zip(utterances, recognizer.transcribe(paths, batch_seconds, True), strict=True):

@@ -1,7 +1,8 @@
 import torch
 
-from asr.data import DurationBatchSampler, Example, SpeechDataset, collate
-from asr.features import FeatureConfig
+from asr.audio import load_audio
+from asr.data import DurationBatchSampler, Example, SpeechDataset, collate, speaker_means
+from asr.features import FeatureConfig, log_mel
 from asr.manifest import Utterance, read_manifest
 from asr.text import Vocabulary
 
@@ -86,3 +87,23 @@ def test_collate_pads():
     batch = collate(examples)
     assert batch.feats.shape == (2, 5, 2) and batch.lengths.tolist() == [3, 5]
     assert batch.targets.tolist() == [1, 2, 3] and batch.target_lengths.tolist() == [1, 2]
+
+
+def test_speaker_means_are_frame_weighted_per_speaker(fsdd, tmp_path):
+    """Each speaker's mean log-mel over all frames of their files; nothing unless the config
+    asks for speaker_mean; an unreadable file is skipped."""
+    manifest = fsdd_sample(fsdd, tmp_path / "m.jsonl", 10, {"theo", "george"})
+    utterances = read_manifest(manifest)
+    assert {u.speaker for u in utterances} == {"theo", "george"}
+    config = FeatureConfig(sample_rate=8000, n_mels=40, speaker_mean=True)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio")
+    means = speaker_means([*utterances, Utterance(broken, 1.0, "one", "theo")], config)
+    assert set(means) == {"theo", "george"}
+    for speaker, mean in means.items():
+        frames = torch.cat(
+            [log_mel(load_audio(u.audio_filepath, 8000), config) for u in utterances
+             if u.speaker == speaker]
+        )  # fmt: skip
+        torch.testing.assert_close(mean, frames.mean(0), atol=1e-4, rtol=0)
+    assert speaker_means(utterances, FeatureConfig(sample_rate=8000, n_mels=40)) == {}

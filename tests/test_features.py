@@ -14,6 +14,7 @@ from asr.features import (
     model_features,
     normalize,
     spec_augment,
+    unnormalized_features,
 )
 from asr.manifest import read_manifest
 
@@ -112,3 +113,14 @@ def test_stats_are_taken_after_the_utterance_mean(fsdd, tmp_path):
     plain_mean, plain_std = feature_stats(utterances, FeatureConfig(sample_rate=8000, n_mels=40))
     assert plain_mean.max() < -2  # log-mels of audio in [-1, 1]: not centred by themselves
     assert (std < plain_std).all()  # the level spread between utterances is gone
+
+
+def test_speaker_mean_replaces_the_utterance_mean(fsdd):
+    """With speaker_mean, a given speaker mean is what is subtracted; an utterance without one
+    (a file transcribed alone) falls back to its own mean."""
+    config = FeatureConfig(sample_rate=8000, n_mels=40, speaker_mean=True)
+    wave = load_audio(fsdd / "recordings" / "8_theo_3.wav", config.sample_rate)
+    raw = log_mel(wave, config)  # (time, n_mels)
+    speaker = torch.linspace(-9.0, -5.0, 40)
+    torch.testing.assert_close(unnormalized_features(wave, config, speaker), raw - speaker)
+    torch.testing.assert_close(unnormalized_features(wave, config), raw - raw.mean(0))
