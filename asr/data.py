@@ -171,6 +171,20 @@ class DurationBatchSampler(Sampler[list[int]]):
         return len(self._batches())
 
 
+def _readable_waves(
+    utterances: Sequence[Utterance], config: FeatureConfig, desc: str
+) -> Iterator[tuple[Utterance, torch.Tensor]]:
+    """(utterance, wave (samples,)) for each utterance whose audio loads, with progress; one
+    that does not is logged and skipped."""
+    for utt in tqdm(utterances, desc=desc, unit="utt", disable=None):
+        try:
+            wave = load_audio(utt.audio_filepath, config.sample_rate)
+        except AsrError as err:
+            logger.warning("skipped: %s", err)
+            continue
+        yield utt, wave
+
+
 def speaker_means(
     utterances: Sequence[Utterance], config: FeatureConfig
 ) -> dict[str, torch.Tensor]:
@@ -180,14 +194,8 @@ def speaker_means(
     if not config.speaker_mean:
         return {}
     stats: dict[str, StatsAccumulator] = {}
-    for utt in tqdm(utterances, desc="speaker means", unit="utt", disable=None):
-        if utt.speaker is None:
-            continue
-        try:
-            wave = load_audio(utt.audio_filepath, config.sample_rate)
-        except AsrError as err:
-            logger.warning("skipped: %s", err)
-            continue
+    labelled = [u for u in utterances if u.speaker is not None]
+    for utt, wave in _readable_waves(labelled, config, "speaker means"):
         stats.setdefault(utt.speaker, StatsAccumulator(config.n_mels)).add(log_mel(wave, config))
     return {speaker: acc.result()[0] for speaker, acc in stats.items()}
 
@@ -196,19 +204,15 @@ def feature_stats(
     utterances: Sequence[Utterance],
     config: FeatureConfig,
     max_utterances: int | None = None,
-    speaker_means: dict[str, torch.Tensor] | None = None,
+    means: dict[str, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-bin (mean, std), each (n_mels,), of unnormalized_features over (a spread subset of)
-    utterances."""
-    speaker_means = speaker_means or {}
+    utterances; `means`: speaker_means() of them, when config.speaker_mean."""
+    means = means or {}
     step = max(1, math.ceil(len(utterances) / max_utterances)) if max_utterances else 1
     stats = StatsAccumulator(config.n_mels)
-    for utt in tqdm(utterances[::step], desc="feature stats", unit="utt", disable=None):
-        try:
-            wave = load_audio(utt.audio_filepath, config.sample_rate)
-            stats.add(unnormalized_features(wave, config, speaker_means.get(utt.speaker)))
-        except AsrError as err:
-            logger.warning("skipped: %s", err)
+    for utt, wave in _readable_waves(utterances[::step], config, "feature stats"):
+        stats.add(unnormalized_features(wave, config, means.get(utt.speaker)))
     if stats.count == 0:
         raise AsrError("no readable audio to compute feature statistics from")
     return stats.result()

@@ -88,9 +88,9 @@ def _worst_posteriorgrams(recognizer: Recognizer, rows: list[dict], count: int):
     worst = worst_first(score_utterances(readable))[:count]
     posteriors = []
     for i in worst:
-        wave = load_audio(Path(readable[i]["audio_filepath"]), recognizer.features.sample_rate)
-        spk_mean = recognizer.file_means.get(Path(readable[i]["audio_filepath"]))
-        log_probs, lengths = recognizer.log_probs([wave], [spk_mean])
+        path = Path(readable[i]["audio_filepath"])
+        wave = load_audio(path, recognizer.features.sample_rate)
+        log_probs, lengths = recognizer.log_probs([wave], [recognizer.file_means.get(path)])
         posteriors.append(
             Posteriorgram(
                 audio_filepath=readable[i]["audio_filepath"],

@@ -102,9 +102,12 @@ def _setup(
     """Data, model and optimizer, fresh or restored from out_dir/last.pt."""
     last_path = Path(config.out_dir) / "last.pt"
     resume = load_checkpoint(last_path) if last_path.is_file() else None
+    init = load_checkpoint(config.init_from) if resume is None and config.init_from else None
+    # The run's features: a resumed or fine-tuned model's own, else the config's.
+    features = (resume or init).feature_config if (resume or init) else features
     train_set = read_manifest(config.train_manifest)
-    train_means = speaker_means(train_set, resume.feature_config if resume else features)
-    ckpt = resume or _new_checkpoint(config, model_config, features, train_set, train_means)
+    train_means = speaker_means(train_set, features)
+    ckpt = resume or _new_checkpoint(config, model_config, features, train_set, train_means, init)
     check = _text_checker(ckpt.vocab)
     train_set = [u for u in train_set if not check(u.text)]
     dev_set = read_manifest(config.dev_manifest, check_text=check) if config.dev_manifest else []
@@ -196,13 +199,14 @@ def _new_checkpoint(
     features: FeatureConfig,
     train_set: list[Utterance],
     train_means: dict[str, torch.Tensor],
+    init: Checkpoint | None,
 ) -> Checkpoint:
-    """Vocabulary and normalisation statistics from the training set; fresh or given weights."""
+    """Vocabulary and normalisation statistics from the training set; fresh, or the weights of
+    `init` (config.init_from)."""
     if not train_set:
         raise AsrError(f"{config.train_manifest}: no usable training utterances")
-    if config.init_from is not None:
+    if init is not None:
         # Fine-tuning keeps the output layer and features: training text must fit its alphabet.
-        init = load_checkpoint(config.init_from)
         return Checkpoint(
             init.model_config, init.feature_config, init.vocab, init.mean, init.std,
             init.state_dict, decoding=init.decoding,
