@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from asr import __version__
@@ -128,6 +129,11 @@ def _add_transcribe(sub, common) -> None:
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
     p.add_argument("--format", choices=("txt", "json", "srt", "vtt"), default="txt")
     p.add_argument("--output-dir", type=Path, help="write one file per input here")
+    p.add_argument(
+        "--one-speaker", action="store_true",
+        help="every input is the same speaker: a model trained with speaker_mean normalises "
+        "them by their joint mean (a manifest's speaker field does so per speaker by itself)",
+    )  # fmt: skip
     _add_precision(p)
     add_decoder_options(p)
     p.set_defaults(run=_run_transcribe)
@@ -150,7 +156,11 @@ def _run_transcribe(args) -> int:
     logger.info("model: %s", model_path)
     recognizer = Recognizer.load(model_path, precision=args.precision)
     recognizer.use_decoding(decode_config_from(args, recognizer))
-    paths = list(_expand_inputs(args.inputs))
+    inputs = list(_expand_inputs(args.inputs))
+    paths = [utt.audio_filepath for utt in inputs]
+    if args.one_speaker:
+        inputs = [replace(utt, speaker="--one-speaker") for utt in inputs]
+    recognizer.use_speakers([utt for utt in inputs if utt.speaker is not None])
     results = recognizer.transcribe(paths, args.batch_seconds, words=args.format != "txt")
     failed, taken = 0, set()
     for result in tqdm(results, total=len(paths), desc="transcribe", unit="file", disable=None):
@@ -163,20 +173,21 @@ def _run_transcribe(args) -> int:
 
 
 def _expand_inputs(inputs: list[Path]):
-    """Files as given; folders expanded to their audio files, sorted, recursively; .jsonl
-    manifests to their audio paths."""
+    """Utterances to transcribe: files as given; folders expanded to their audio files, sorted,
+    recursively; .jsonl manifests to their entries (keeping their speakers). Only the path and
+    the speaker are used."""
+    from asr.manifest import Utterance, read_manifest
+
     for path in inputs:
         if path.suffix == ".jsonl" and path.is_file():
-            from asr.manifest import read_manifest
-
-            yield from (u.audio_filepath for u in read_manifest(path, check_files=False))
+            yield from read_manifest(path, check_files=False)
         elif path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
             if not found:
                 print(f"{path}: no audio files in folder", file=sys.stderr)
-            yield from found
+            yield from (Utterance(p, 0.0, "") for p in found)
         else:
-            yield path
+            yield Utterance(path, 0.0, "")
 
 
 def _add_evaluate(sub, common) -> None:

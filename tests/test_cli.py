@@ -65,6 +65,37 @@ def test_transcribe_all_good_exits_0(trained, capsys):
     assert capsys.readouterr().out.startswith(first["audio_filepath"] + "\t")
 
 
+def test_transcribe_groups_files_by_speaker(trained, tmp_path, monkeypatch, capsys):
+    """A manifest's speakers group its files for a speaker_mean model; --one-speaker puts every
+    input, folders included, in one group; plain files are on their own."""
+    from asr.inference import Recognizer
+
+    exp, manifest = trained
+    grouped = []
+    use_speakers = Recognizer.use_speakers
+
+    def spy(self, utterances):
+        grouped.append(sorted((str(u.audio_filepath), u.speaker) for u in utterances))
+        return use_speakers(self, utterances)
+
+    monkeypatch.setattr(Recognizer, "use_speakers", spy)
+    utterances = [json.loads(line) for line in manifest.read_text().splitlines()[:3]]
+    part = tmp_path / "part.jsonl"
+    part.write_text("".join(json.dumps(u) + "\n" for u in utterances))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    sf.write(folder / "a.wav", sf.read(utterances[0]["audio_filepath"])[0], 8000)
+    model = ["transcribe", "--model", str(exp / "best.pt"), "-q"]
+    assert main([*model, str(part)]) == 0
+    assert main([*model, str(folder)]) == 0
+    assert main([*model, "--one-speaker", str(part), str(folder)]) == 0
+    from_manifest = sorted((u["audio_filepath"], u["speaker"]) for u in utterances)
+    assert grouped[0] == from_manifest and {s for _, s in from_manifest} == {"george"}
+    assert grouped[1] == []
+    assert {s for _, s in grouped[2]} == {"--one-speaker"} and len(grouped[2]) == 4
+    assert len(capsys.readouterr().out.splitlines()) == 3 + 1 + 4
+
+
 def test_bad_model_is_one_line_exit_1(tmp_path):
     fake = tmp_path / "model.pt"
     fake.write_bytes(b"junk")
