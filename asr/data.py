@@ -172,30 +172,31 @@ class DurationBatchSampler(Sampler[list[int]]):
 
 
 def _readable_waves(
-    utterances: Sequence[Utterance], config: FeatureConfig, desc: str
+    utterances: Sequence[Utterance], config: FeatureConfig, desc: str, warn: bool = True
 ) -> Iterator[tuple[Utterance, torch.Tensor]]:
     """(utterance, wave (samples,)) for each utterance whose audio loads, with progress; one
-    that does not is logged and skipped."""
+    that does not is skipped, with a warning if `warn`."""
     for utt in tqdm(utterances, desc=desc, unit="utt", disable=None):
         try:
             wave = load_audio(utt.audio_filepath, config.sample_rate)
         except AsrError as err:
-            logger.warning("skipped: %s", err)
+            (logger.warning if warn else logger.debug)("skipped: %s", err)
             continue
         yield utt, wave
 
 
 def speaker_means(
-    utterances: Sequence[Utterance], config: FeatureConfig
+    utterances: Sequence[Utterance], config: FeatureConfig, warn: bool = True
 ) -> dict[str, torch.Tensor]:
     """Speaker -> mean log-mel (n_mels,) over every frame of their utterances: what
     config.speaker_mean subtracts. Empty unless config.speaker_mean; transcripts are not used,
-    so a test speaker's mean is taken from their test audio as Kaldi's CMN does."""
+    so a test speaker's mean is taken from their test audio as Kaldi's CMN does. `warn`: log
+    each unreadable file skipped."""
     if not config.speaker_mean:
         return {}
     stats: dict[str, StatsAccumulator] = {}
     labelled = [u for u in utterances if u.speaker is not None]
-    for utt, wave in _readable_waves(labelled, config, "speaker means"):
+    for utt, wave in _readable_waves(labelled, config, "speaker means", warn):
         stats.setdefault(utt.speaker, StatsAccumulator(config.n_mels)).add(log_mel(wave, config))
     return {speaker: acc.result()[0] for speaker, acc in stats.items()}
 

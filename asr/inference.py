@@ -94,7 +94,8 @@ class Recognizer:
     def use_speakers(self, utterances: Sequence[Utterance]) -> None:
         """Normalise each of these files by its speaker's mean over all of them, when the model
         was trained with speaker_mean (a pass over their audio); otherwise nothing to do."""
-        means = speaker_means(utterances, self.features)
+        # An unreadable file is skipped quietly: transcribing it reports it, once.
+        means = speaker_means(utterances, self.features, warn=False)
         self.file_means = {
             Path(u.audio_filepath): means[u.speaker] for u in utterances if u.speaker in means
         }

@@ -88,12 +88,18 @@ def test_transcribe_groups_files_by_speaker(trained, tmp_path, monkeypatch, caps
     model = ["transcribe", "--model", str(exp / "best.pt"), "-q"]
     assert main([*model, str(part)]) == 0
     assert main([*model, str(folder)]) == 0
-    assert main([*model, "--one-speaker", str(part), str(folder)]) == 0
+    capsys.readouterr()
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    assert main([*model, "--one-speaker", str(part), str(folder), str(bad)]) == 1
     from_manifest = sorted((u["audio_filepath"], u["speaker"]) for u in utterances)
     assert grouped[0] == from_manifest and {s for _, s in from_manifest} == {"george"}
     assert grouped[1] == []
-    assert {s for _, s in grouped[2]} == {"--one-speaker"} and len(grouped[2]) == 4
-    assert len(capsys.readouterr().out.splitlines()) == 3 + 1 + 4
+    assert {s for _, s in grouped[2]} == {"--one-speaker"} and len(grouped[2]) == 5
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 4
+    # The speaker pass skips the bad file quietly: transcribing it reports it, once.
+    assert len(err.splitlines()) == 1 and err.startswith(f"{bad}: cannot decode")
 
 
 def test_bad_model_is_one_line_exit_1(tmp_path):
