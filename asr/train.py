@@ -104,7 +104,8 @@ def _setup(
     resume = load_checkpoint(last_path) if last_path.is_file() else None
     init = load_checkpoint(config.init_from) if resume is None and config.init_from else None
     # The run's features: a resumed or fine-tuned model's own, else the config's.
-    features = (resume or init).feature_config if (resume or init) else features
+    restored = resume or init
+    features = restored.feature_config if restored else features
     train_set = read_manifest(config.train_manifest)
     train_means = speaker_means(train_set, features)
     ckpt = resume or _new_checkpoint(config, model_config, features, train_set, train_means, init)
