@@ -4,17 +4,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install test test-all demo bench lint format typecheck clean
+.PHONY: help install lock test test-all demo bench lint format typecheck clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-install: $(VENV)/.installed  ## create .venv and install asr with test and benchmark extras
+install: $(VENV)/.installed  ## create .venv with the locked versions (requirements.lock) and asr
 
-$(VENV)/.installed: pyproject.toml
+# The stamp is written only once the locked install succeeded and asr imports with its torch pair,
+# so a failed or broken install is retried by the next `make`, not taken for done.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	rm -f $@
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/asr --version
 	touch $@
+
+lock:  ## re-resolve requirements.lock from pyproject.toml's ranges (needs the network)
+	$(BIN)/pip install -q pip-tools
+	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --extra dev --extra bench -o requirements.lock pyproject.toml
 
 test: install  ## run the test suite (fast tests; about 5 minutes on 2 cores)
 	$(BIN)/pytest -q

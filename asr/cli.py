@@ -18,6 +18,7 @@ from asr import __version__
 from asr.cli_decode import add_decoder_options, add_lm, add_tune
 from asr.cli_prepare import add_prepare
 from asr.errors import AsrError
+from asr.runtime import init_torch
 
 logger = logging.getLogger("asr")
 
@@ -28,15 +29,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.quiet)
-    # OpenMP threads that spin while waiting steal the cores they share with other busy
-    # processes: on a loaded 2-core machine, 2 spinning threads ran inference 3-4x slower than
-    # 1. Read once when torch loads, so it is set before any command imports torch.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    if getattr(args, "threads", None):
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
+        init_torch(getattr(args, "threads", None))
         return args.run(args)
     except AsrError as err:
         print(f"asr: {err}", file=sys.stderr)
