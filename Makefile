@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes -r requirements.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
-	$(BIN)/asr --version
+	$(BIN)/python -m asr.runtime
 	touch $@
 
 lock:  ## re-resolve requirements.lock from pyproject.toml's ranges (needs the network)

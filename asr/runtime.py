@@ -40,3 +40,13 @@ def _installed(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "(not installed)"
+
+
+if __name__ == "__main__":  # `python -m asr.runtime`: the install check `make install` runs
+    import sys
+
+    try:
+        init_torch()
+    except AsrError as err:
+        sys.exit(f"asr: {err}")
+    print(f"torch {_installed('torch')}, torchaudio {_installed('torchaudio')}: ok")
