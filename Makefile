@@ -42,15 +42,15 @@ SYNTH_BENCH := $(abspath recipes/synth/exp-small)
 
 bench: install  ## speed and accuracy beside peers, printed and written to build/bench.json
 	$(MAKE) -C recipes/synth EXP=$(SYNTH_BENCH) CONFIG=small.toml lm
-	$(BIN)/python -m asr.bench --out build/bench.json --synth $(SYNTH_BENCH)
+	$(BIN)/python -m benchmarks.bench --out build/bench.json --synth $(SYNTH_BENCH)
 
 lint: install  ## ruff lint and format check
-	$(BIN)/ruff check asr tests
-	$(BIN)/ruff format --check asr tests
+	$(BIN)/ruff check asr tests benchmarks
+	$(BIN)/ruff format --check asr tests benchmarks
 
 format: install  ## apply ruff's formatting
-	$(BIN)/ruff check --fix asr tests
-	$(BIN)/ruff format asr tests
+	$(BIN)/ruff check --fix asr tests benchmarks
+	$(BIN)/ruff format asr tests benchmarks
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache .ruff_cache

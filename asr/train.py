@@ -30,7 +30,7 @@ from asr.data import (
     feature_stats,
     speaker_means,
 )
-from asr.decode import greedy_decode
+from asr.decoding.greedy import greedy_decode
 from asr.errors import AsrError
 from asr.features import FeatureConfig
 from asr.manifest import Utterance, read_manifest

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+SHARED_DATA = ROOT.parent / "shared" / "data"  # read-only corpora beside the checkout
 FSDD = SHARED_DATA / "fsdd"
 
 

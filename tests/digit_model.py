@@ -24,7 +24,7 @@ DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 
 def connected_model(trained: tuple[Path, Path], tiny_config: Path, root: Path) -> Path:
     """best.pt of the `trained` model fine-tuned on connected digits of its recordings."""
-    from asr.digits import ConnectedConfig, make_connected
+    from asr.corpora.digits import ConnectedConfig, make_connected
     from asr.manifest import read_manifest
     from asr.train import configs_from_toml, train
 

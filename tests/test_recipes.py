@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from asr.bench import synth_decoding_rows
 from asr.errors import AsrError
-from asr.prepare import build_librispeech_fixture
+from benchmarks.bench import synth_decoding_rows
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+from conftest import ROOT
+from librispeech_fixture import build_librispeech_fixture
+
+RECIPES = ROOT / "recipes"
 ASR = Path(sys.executable).with_name("asr")  # the asr of the interpreter running the tests
 DECODERS = ("greedy", "beam", "beam+lm")
 

@@ -4,9 +4,8 @@ import os
 import subprocess
 import sys
 from importlib.metadata import version
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def test_mismatched_torchaudio_is_one_line(tmp_path):

@@ -2,20 +2,17 @@ import csv
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 import asr.train
 from asr.checkpoint import load_checkpoint
-from asr.evaluate import evaluate
-from asr.inference import Recognizer
+from asr.evaluation.evaluate import evaluate
+from asr.inference.recognizer import Recognizer
 from asr.train import configs_from_toml, train
 
-from conftest import fsdd_sample
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, fsdd_sample
 
 
 def test_end_to_end_on_real_recordings(trained, tmp_path):

@@ -1,0 +1,6 @@
+"""Exit codes every `asr` command uses."""
+
+EXIT_OK = 0  # success
+EXIT_FAILED = 1  # bad input: one line per problem on stderr (other files were still processed)
+EXIT_USAGE = 2  # wrong usage (argparse's own code)
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGINT, as shells report it

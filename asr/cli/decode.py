@@ -1,0 +1,163 @@
+"""Decoding options and the `asr lm` / `asr tune` commands; transcript output for `transcribe`.
+
+Kept apart from `cli.py` only for length; the same rules hold: lazy imports of heavy modules,
+no logic beyond argument handling and formatting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from asr.cli.codes import EXIT_OK
+
+__all__ = ["add_decoder_options", "add_lm", "add_tune", "decode_config_from", "emit_transcript"]
+
+
+def add_decoder_options(p: argparse.ArgumentParser) -> None:
+    """--decoder, --beam-size, --lm, ... ; unset ones fall back to the checkpoint's tuned values."""
+    g = p.add_argument_group(
+        "decoding", "defaults: the model's tuned settings (asr tune), else greedy"
+    )
+    g.add_argument("--decoder", choices=("greedy", "beam"), help="search (beam if --lm given)")
+    g.add_argument("--beam-size", type=int, help="hypotheses kept per frame (default 50)")
+    g.add_argument("--lm", type=Path, help="KenLM word model, ARPA or binary (asr lm writes one)")
+    g.add_argument("--lexicon", type=Path, help="words the beam may output (asr lm --lexicon)")
+    g.add_argument("--lm-weight", type=float, help="LM score scale (default 2)")
+    g.add_argument("--word-score", type=float, help="bonus per word (default 0)")
+    g.add_argument("--beam-threshold", type=float, help="prune beams this far below the best")
+    g.add_argument("--nbest", type=int, help="hypotheses per file in JSON output (beam only)")
+
+
+def decode_config_from(args: argparse.Namespace, recognizer):
+    """The DecodeConfig the options ask for; a lexicon, an LM or N-best imply beam search."""
+    method = args.decoder
+    if method is None and (args.lm or args.lexicon or (args.nbest or 1) > 1):
+        method = "beam"
+    return recognizer.decode_config(
+        method=method,
+        beam_size=args.beam_size,
+        lm=args.lm,
+        lexicon=args.lexicon,
+        lm_weight=args.lm_weight,
+        word_score=args.word_score,
+        beam_threshold=args.beam_threshold,
+        nbest=args.nbest,
+    )
+
+
+def emit_transcript(result, fmt: str, out_dir: Path | None, taken: set[Path]) -> None:
+    """Write one transcript to OUT_DIR/STEM.FMT, or print it: txt as `path<TAB>text`, json as
+    one object per line, srt/vtt as the whole file."""
+    from asr.inference.output import format_transcript, output_path
+
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        output_path(out_dir, result.path, fmt, taken).write_text(format_transcript(result, fmt))
+    elif fmt == "txt":
+        print(f"{result.path}\t{result.text}", flush=True)
+    else:
+        print(format_transcript(result, fmt), end="", flush=True)
+
+
+def add_lm(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "lm",
+        parents=[common],
+        help="build a word n-gram LM (ARPA, Kneser-Ney) and lexicon from text",
+        description="Estimate an interpolated modified Kneser-Ney n-gram model from TEXT (one "
+        "sentence per line, normalised like transcripts) in pure Python, about 3 s per million "
+        "words; write it as ARPA and, with --lexicon, the word list spelled for beam search.",
+    )
+    p.add_argument("text", type=Path, help="training text, one sentence per line")
+    p.add_argument("--arpa", type=Path, required=True, help="ARPA file to write")
+    p.add_argument("--lexicon", type=Path, help="lexicon file to write (words of the LM)")
+    p.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
+    p.add_argument("--min-count", type=int, default=1, help="rarer words become <unk>")
+    p.add_argument("--model", type=Path, help="keep only words this model's alphabet can spell")
+    p.set_defaults(run=_run_lm)
+
+
+def _run_lm(args) -> int:
+    from asr.decoding.lm import LMConfig, build_arpa, read_words, write_lexicon
+
+    stats = build_arpa(args.text, args.arpa, LMConfig(order=args.order, min_count=args.min_count))
+    print(
+        f"{args.arpa}: {stats.words} words, vocabulary {stats.vocab_size}, "
+        f"n-grams {list(stats.ngrams)}, {stats.seconds:.1f} s"
+    )
+    if args.lexicon:
+        alphabet = None
+        if args.model:
+            from asr.checkpoint import load_checkpoint
+
+            alphabet = load_checkpoint(args.model).vocab.symbols
+        count = write_lexicon(read_words(args.arpa), args.lexicon, alphabet)
+        print(f"{args.lexicon}: {count} words")
+    return EXIT_OK
+
+
+def add_tune(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "tune",
+        parents=[common],
+        help="grid-search LM weight and word score on a dev manifest",
+        description="Decode a dev manifest with beam search and an LM at every LM weight and "
+        "word score of the grid; store the lowest-WER setting in the checkpoint's decoding "
+        "config, which transcribe and evaluate then use by default.",
+    )
+    p.add_argument("--model", type=Path, required=True, help="checkpoint to tune")
+    p.add_argument("--manifest", type=Path, required=True, help="dev manifest with references")
+    p.add_argument("--lm", type=Path, required=True, help="KenLM word model (ARPA or binary)")
+    p.add_argument("--lexicon", type=Path, required=True, help="lexicon of the LM's words")
+    p.add_argument("--out", type=Path, help="tuned checkpoint (default: update --model)")
+    p.add_argument(
+        "--lm-weights", type=_floats, default=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+        help="comma-separated grid (default 0,0.5,1,1.5,2,3)",
+    )  # fmt: skip
+    p.add_argument(
+        "--word-scores", type=_floats, default=(-2.0, -1.0, 0.0, 1.0, 2.0),
+        help="comma-separated grid (default -2,-1,0,1,2); write --word-scores=-1,0,1 when it "
+        "starts with a minus",
+    )  # fmt: skip
+    p.add_argument("--beam-size", type=int, default=50, help="hypotheses kept per frame")
+    p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.set_defaults(run=_run_tune)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
+
+
+def _run_tune(args) -> int:
+    from asr.decoding.beam import DecodeConfig
+    from asr.evaluation.tune import save_tuned, tune
+    from asr.inference.recognizer import Recognizer
+
+    base = DecodeConfig(method="beam", beam_size=args.beam_size, lm=args.lm, lexicon=args.lexicon)
+    result = tune(
+        Recognizer.load(args.model), args.manifest, base, args.lm_weights, args.word_scores,
+        args.batch_seconds,
+    )  # fmt: skip
+    for row in result.grid:
+        print(f"lm_weight {row['lm_weight']:g}\tword_score {row['word_score']:g}\t"
+              f"WER {100 * row['wer']:.2f}%")  # fmt: skip
+    out = args.out or args.model
+    save_tuned(args.model, out, result, args.manifest)
+    print(
+        f"best: lm_weight {result.best.lm_weight:g} word_score {result.best.word_score:g} "
+        f"WER {100 * result.wer:.2f}% -> {out}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def add_precision(p) -> None:
+    p.add_argument(
+        "--precision", choices=["fp32", "int8"], default="fp32",
+        help="CPU weights: int8 quantises the LSTM and head (faster); ignored for .onnx models",
+    )  # fmt: skip

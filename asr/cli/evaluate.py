@@ -1,0 +1,77 @@
+"""`asr evaluate` and `asr compare`: score a model on a manifest; compare two scorings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from asr.cli.codes import EXIT_OK
+from asr.cli.decode import add_decoder_options, add_precision
+
+logger = logging.getLogger("asr")
+
+
+def add_evaluate(sub, common) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score a model on a manifest (WER, CER, results.json)",
+    )
+    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
+    p.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with references")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder for results.json, report.md, report.html"
+    )
+    p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.add_argument("--posteriorgrams", type=int, default=3, help="worst utterances to plot")
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for confidence intervals")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    add_precision(p)
+    add_decoder_options(p)
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from asr.cli.decode import decode_config_from
+    from asr.evaluation.evaluate import evaluate
+    from asr.inference.recognizer import Recognizer, resolve_model
+
+    model_path = resolve_model(args.model)
+    logger.info("model: %s", model_path)
+    recognizer = Recognizer.load(model_path, precision=args.precision)
+    recognizer.use_decoding(decode_config_from(args, recognizer))
+    results = evaluate(
+        recognizer, args.manifest, args.out, args.batch_seconds, model_path,
+        args.posteriorgrams, args.bootstrap, args.seed,
+    )  # fmt: skip
+    low, high = results["ci"]["wer"]
+    print(
+        f"WER {100 * results['wer']:.2f}% (95% CI {100 * low:.2f}-{100 * high:.2f})  "
+        f"CER {100 * results['cer']:.2f}%  {results['num_utterances']} utterances\n"
+        f"report: {args.out / 'report.html'}  ({args.out / 'report.md'}, "
+        f"{args.out / 'results.json'})"
+    )
+    return EXIT_OK
+
+
+def add_compare(sub, common) -> None:
+    p = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="is B's WER really different from A's? (paired bootstrap)",
+        description="Match utterances of two results.json files by audio path and test the WER "
+        "difference with a paired bootstrap, utterance by utterance.",
+    )
+    p.add_argument("a", type=Path, help="results.json of system A")
+    p.add_argument("b", type=Path, help="results.json of system B")
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    p.set_defaults(run=_run_compare)
+
+
+def _run_compare(args) -> int:
+    from asr.evaluation.compare import compare, format_comparison
+
+    print(format_comparison(compare(args.a, args.b, args.bootstrap, args.seed, args.alpha)))
+    return EXIT_OK

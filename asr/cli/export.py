@@ -1,0 +1,32 @@
+"""`asr export`: a checkpoint to ONNX."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from asr.cli.codes import EXIT_OK
+
+logger = logging.getLogger("asr")
+
+
+def add_export(sub, common) -> None:
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="export a checkpoint to ONNX for onnxruntime",
+        description="Write an ONNX graph (dynamic batch and time) carrying the checkpoint's "
+        "configs and vocabulary; `asr transcribe --model model.onnx` runs it with onnxruntime.",
+    )
+    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
+    p.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args) -> int:
+    from asr.checkpoint import load_checkpoint
+    from asr.inference.export import export_onnx
+    from asr.inference.recognizer import resolve_model
+
+    print(export_onnx(load_checkpoint(resolve_model(args.model)), args.out))
+    return EXIT_OK

@@ -1,0 +1,72 @@
+"""`asr` command line: thin wrappers that parse arguments, call one library function, format.
+
+Exit codes: 0 success; 1 bad input (a message per problem on stderr; for `transcribe`, at
+least one file failed while the others were still transcribed); 2 wrong usage; 130 interrupted.
+Heavy modules (torch) are imported inside the commands so `asr --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from asr import __version__
+from asr.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED
+from asr.cli.decode import add_lm, add_tune
+from asr.cli.evaluate import add_compare, add_evaluate
+from asr.cli.export import add_export
+from asr.cli.prepare import add_prepare
+from asr.cli.train import add_train
+from asr.cli.transcribe import add_transcribe
+from asr.errors import AsrError
+from asr.runtime import init_torch
+
+logger = logging.getLogger("asr")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.quiet)
+    try:
+        init_torch(getattr(args, "threads", None))
+        return args.run(args)
+    except AsrError as err:
+        print(f"asr: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("asr: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"  # tqdm reads this for every bar it creates
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asr",
+        description="CNN + BiLSTM + CTC speech recognition: train, transcribe, evaluate.",
+        epilog="Exit codes: 0 ok, 1 bad input or a failed file, 2 usage error, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"asr {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    common.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
+    sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    add_train(sub, common)
+    add_transcribe(sub, common)
+    add_evaluate(sub, common)
+    add_prepare(sub, common)
+    add_compare(sub, common)
+    add_lm(sub, common)
+    add_tune(sub, common)
+    add_export(sub, common)
+    return parser

@@ -1,0 +1,249 @@
+"""`asr prepare ...`: corpus importers and synthetic corpora as commands, for recipes and users.
+
+Each subcommand parses its arguments, calls one library function and prints the manifests it
+wrote on stdout (one path per line), so a Makefile or shell script can chain them. Kept apart from
+`cli.py` only for length; the same rules hold: lazy imports, no logic beyond argument handling.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from asr.cli.codes import EXIT_OK
+
+
+def add_prepare(sub, common: argparse.ArgumentParser) -> None:
+    """Register `asr prepare` and its subcommands under the top-level `sub` parsers."""
+    p = sub.add_parser(
+        "prepare",
+        help="import a corpus or render a synthetic one into JSONL manifests",
+        description="Write JSONL manifests from corpora on disk (librispeech, commonvoice, kaldi, "
+        "folder) or render synthetic ones (synth, synth-digits); fsdd builds the digits recipe's "
+        "speaker-held-out splits. Skipped entries are counted with their reasons on stderr.",
+    )
+    kinds = p.add_subparsers(title="sources", required=True, metavar="SOURCE")
+    importer = argparse.ArgumentParser(add_help=False, parents=[common])
+    importer.add_argument("--out", type=Path, required=True, help="manifest to write (JSONL)")
+    importer.add_argument("--jobs", type=int, default=8, help="threads probing audio headers")
+    _add_librispeech(kinds, importer)
+    _add_commonvoice(kinds, importer)
+    _add_kaldi(kinds, importer)
+    _add_folder(kinds, importer)
+    synth = argparse.ArgumentParser(add_help=False, parents=[common])
+    synth.add_argument("--out", type=Path, required=True, help="folder for wavs and manifests")
+    synth.add_argument("--max-voices", type=int, help="random subset of the installed voices")
+    synth.add_argument("--sample-rate", type=int, default=16_000, help="Hz of the written wavs")
+    synth.add_argument("--max-freq", type=int, help="Hz; band-limit (8 kHz data: 4000)")
+    synth.add_argument("--renders", type=int, default=3, help="voices reading each prompt")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--jobs", type=int, default=4, help="TTS processes at once")
+    _add_synth(kinds, synth)
+    _add_synth_digits(kinds, synth)
+    _add_fsdd(kinds, common)
+    _add_combine(kinds, common)
+
+
+def _add_librispeech(kinds, importer) -> None:
+    p = kinds.add_parser(
+        "librispeech", parents=[importer], help="ROOT/SPEAKER/CHAPTER/*.flac + *.trans.txt"
+    )
+    p.add_argument("root", type=Path, help="a LibriSpeech split folder, e.g. train-clean-100")
+    p.set_defaults(run=_run_librispeech)
+
+
+def _run_librispeech(args) -> int:
+    from asr.corpora.importers import import_librispeech
+
+    import_librispeech(args.root, args.out, args.jobs, not args.quiet)
+    print(args.out)
+    return EXIT_OK
+
+
+def _add_commonvoice(kinds, importer) -> None:
+    p = kinds.add_parser("commonvoice", parents=[importer], help="a Common Voice .tsv + clips/")
+    p.add_argument("tsv", type=Path, help="split table, e.g. cv-corpus/en/train.tsv")
+    p.add_argument("--clips", type=Path, help="clip folder (default: TSV's folder/clips)")
+    p.set_defaults(run=_run_commonvoice)
+
+
+def _run_commonvoice(args) -> int:
+    from asr.corpora.importers import import_common_voice
+
+    import_common_voice(args.tsv, args.out, args.clips, args.jobs, not args.quiet)
+    print(args.out)
+    return EXIT_OK
+
+
+def _add_kaldi(kinds, importer) -> None:
+    p = kinds.add_parser(
+        "kaldi", parents=[importer], help="a Kaldi data dir (wav.scp, text, segments, utt2spk)"
+    )
+    p.add_argument("data_dir", type=Path)
+    p.add_argument("--segments-dir", type=Path, help="where cut segments go (default: by --out)")
+    p.add_argument("--audio-root", type=Path, help="base of relative wav.scp paths (default: .)")
+    p.set_defaults(run=_run_kaldi)
+
+
+def _run_kaldi(args) -> int:
+    from asr.corpora.kaldi import import_kaldi
+
+    import_kaldi(
+        args.data_dir, args.out, args.segments_dir, args.audio_root, args.jobs, not args.quiet
+    )
+    print(args.out)
+    return EXIT_OK
+
+
+def _add_folder(kinds, importer) -> None:
+    p = kinds.add_parser("folder", parents=[importer], help="audio files with same-named .txt")
+    p.add_argument("folder", type=Path)
+    p.set_defaults(run=_run_folder)
+
+
+def _run_folder(args) -> int:
+    from asr.corpora.importers import import_folder
+
+    import_folder(args.folder, args.out, args.jobs, not args.quiet)
+    print(args.out)
+    return EXIT_OK
+
+
+def _synth_config(args, **fields):
+    from asr.corpora.synth import SynthConfig
+
+    return SynthConfig(
+        sample_rate=args.sample_rate, max_freq=args.max_freq, renders_per_prompt=args.renders,
+        max_voices=args.max_voices, seed=args.seed, jobs=args.jobs, **fields,
+    )  # fmt: skip
+
+
+def _add_synth(kinds, synth) -> None:
+    p = kinds.add_parser(
+        "synth",
+        parents=[synth],
+        help="prompts read by espeak-ng/flite voices; held-out voices and sentences",
+        description="Render OUT/{train,dev,test}/ and OUT/{train,dev,test}.jsonl. Dev and test "
+        "hold out whole voice families and whole sentences. Resumable: a rerun skips done wavs.",
+    )
+    p.add_argument("prompts", type=Path, help="text file, one prompt per line")
+    p.add_argument("--dev-voices", type=int, default=2, help="voice families held out for dev")
+    p.add_argument("--test-voices", type=int, default=2, help="voice families held out for test")
+    p.add_argument("--dev-frac", type=float, default=0.05, help="share of sentences for dev")
+    p.add_argument("--test-frac", type=float, default=0.05, help="share of sentences for test")
+    p.set_defaults(run=_run_synth)
+
+
+def _run_synth(args) -> int:
+    from asr.corpora.synth import synthesize_corpus
+
+    config = _synth_config(
+        args, dev_voices=args.dev_voices, test_voices=args.test_voices,
+        dev_frac=args.dev_frac, test_frac=args.test_frac,
+    )  # fmt: skip
+    for manifest in synthesize_corpus(
+        args.prompts, args.out, config, None, not args.quiet
+    ).values():
+        print(manifest)
+    return EXIT_OK
+
+
+def _add_synth_digits(kinds, synth) -> None:
+    p = kinds.add_parser(
+        "synth-digits",
+        parents=[synth],
+        help="single digits and digit strings in many voices (augmentation for fsdd)",
+        description="Render OUT/VOICE/*.wav and OUT/synth_digits.jsonl. --exclude-families "
+        "keeps voices out (to test on them later); --families renders only those.",
+    )
+    p.add_argument("--singles-per-digit", type=int, default=40, help="voices reading each digit")
+    p.add_argument("--strings", type=int, default=400, help="random digit strings (2-7 digits)")
+    p.add_argument("--families", help="comma-separated voice families to use, e.g. flite-slt")
+    p.add_argument("--exclude-families", help="comma-separated voice families to leave out")
+    p.set_defaults(run=_run_synth_digits)
+
+
+def _run_synth_digits(args) -> int:
+    from asr.corpora.synth_digits import SynthDigitsConfig, synthesize_digits
+    from asr.corpora.voices import list_voices
+
+    voices = list_voices()
+    if args.families:
+        voices = [v for v in voices if v.family in args.families.split(",")]
+    if args.exclude_families:
+        voices = [v for v in voices if v.family not in args.exclude_families.split(",")]
+    config = SynthDigitsConfig(args.singles_per_digit, args.strings)
+    manifest = args.out / "synth_digits.jsonl"
+    synthesize_digits(args.out, manifest, config, _synth_config(args), voices, not args.quiet)
+    print(manifest)
+    return EXIT_OK
+
+
+def _add_fsdd(kinds, common) -> None:
+    p = kinds.add_parser(
+        "fsdd",
+        parents=[common],
+        help="FSDD speaker-held-out splits, isolated and connected digits",
+        description="Write OUT/{train,dev,test}.jsonl and OUT/connected_{train,dev,test}.jsonl "
+        "(2-7 digits of one speaker joined with short pauses and light noise, each recording in "
+        "one split only). Give --dev-speakers/--test-speakers with no names to train on all.",
+    )
+    p.add_argument(
+        "fsdd_dir", type=Path, help="FSDD folder: manifest.jsonl, or a clone with recordings/"
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder for manifests and wavs")
+    p.add_argument("--dev-speakers", nargs="*", default=["yweweler"], help="dev-only speakers")
+    p.add_argument("--test-speakers", nargs="*", default=["theo"], help="test-only speakers")
+    p.add_argument("--no-connected", action="store_true", help="isolated digits only")
+    p.add_argument("--sample-rate", type=int, default=16_000, help="Hz of connected-digit wavs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=4, help="threads rendering connected digits")
+    p.set_defaults(run=_run_fsdd)
+
+
+def _run_fsdd(args) -> int:
+    from asr.corpora.digits import ConnectedConfig, prepare_fsdd
+    from asr.corpora.fsdd import index_recordings
+
+    # Absolute, so the written manifests point at the recordings from any folder.
+    source = args.fsdd_dir.resolve()
+    if not (source / "manifest.jsonl").is_file():  # a fresh clone of the public dataset
+        index = args.out.resolve() / "source" / "manifest.jsonl"
+        index_recordings(source, index, progress=not args.quiet)
+        source = index.parent
+    connected = None
+    if not args.no_connected:
+        connected = ConnectedConfig(sample_rate=args.sample_rate, seed=args.seed, jobs=args.jobs)
+    manifests = prepare_fsdd(
+        source, args.out, args.dev_speakers, args.test_speakers, connected, not args.quiet
+    )
+    for manifest in manifests.values():
+        print(manifest)
+    return EXIT_OK
+
+
+def _add_combine(kinds, common) -> None:
+    p = kinds.add_parser(
+        "combine",
+        parents=[common],
+        help="join manifests into one (paths rewritten relative to the new one)",
+    )
+    p.add_argument("manifests", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True, help="manifest to write (JSONL)")
+    p.set_defaults(run=_run_combine)
+
+
+def _run_combine(args) -> int:
+    from dataclasses import replace
+
+    from asr.manifest import read_manifest, write_manifest
+
+    # Absolute first: each input's relative paths are relative to its own folder.
+    utterances = [
+        replace(u, audio_filepath=u.audio_filepath.resolve())
+        for manifest in args.manifests
+        for u in read_manifest(manifest)
+    ]
+    write_manifest(args.out, utterances)
+    print(args.out)
+    return EXIT_OK

@@ -1,0 +1,86 @@
+"""`asr transcribe`: files, folders and manifests to transcripts (txt/JSON/SRT/VTT)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from asr.cli.codes import EXIT_FAILED, EXIT_OK
+from asr.cli.decode import add_decoder_options, add_precision
+
+logger = logging.getLogger("asr")
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif"}
+
+
+def add_transcribe(sub, common) -> None:
+    p = sub.add_parser(
+        "transcribe",
+        parents=[common],
+        help="transcribe audio files, folders or manifests",
+        description="Print `path<TAB>text` per file on stdout (--format json: one JSON object "
+        "per file per line, with timed words), or write OUT_DIR/NAME.FORMAT with --output-dir; "
+        "failures go to stderr as `path: reason`, the other files still being transcribed; exit "
+        "1 if any failed. Recordings of any length: long ones are cut at pauses.",
+    )
+    p.add_argument(
+        "inputs", nargs="+", type=Path, help="audio files, folders (recursive), .jsonl manifests"
+    )
+    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
+    p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.add_argument("--format", choices=("txt", "json", "srt", "vtt"), default="txt")
+    p.add_argument("--output-dir", type=Path, help="write one file per input here")
+    p.add_argument(
+        "--one-speaker", action="store_true",
+        help="every input is the same speaker: a model trained with speaker_mean normalises "
+        "them by their joint mean (a manifest's speaker field does so per speaker by itself)",
+    )  # fmt: skip
+    add_precision(p)
+    add_decoder_options(p)
+    p.set_defaults(run=_run_transcribe)
+
+
+def _run_transcribe(args) -> int:
+    from tqdm import tqdm
+
+    from asr.cli.decode import decode_config_from, emit_transcript
+    from asr.inference.recognizer import Recognizer, resolve_model
+
+    model_path = resolve_model(args.model)
+    logger.info("model: %s", model_path)
+    recognizer = Recognizer.load(model_path, precision=args.precision)
+    recognizer.use_decoding(decode_config_from(args, recognizer))
+    inputs = list(_expand_inputs(args.inputs))
+    paths = [utt.audio_filepath for utt in inputs]
+    if args.one_speaker:
+        inputs = [replace(utt, speaker="--one-speaker") for utt in inputs]
+    recognizer.use_speakers([utt for utt in inputs if utt.speaker is not None])
+    results = recognizer.transcribe(paths, args.batch_seconds, words=args.format != "txt")
+    failed, taken = 0, set()
+    for result in tqdm(results, total=len(paths), desc="transcribe", unit="file", disable=None):
+        if result.error:
+            failed += 1
+            print(result.error, file=sys.stderr, flush=True)
+        else:
+            emit_transcript(result, args.format, args.output_dir, taken)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _expand_inputs(inputs: list[Path]):
+    """Utterances to transcribe: files as given; folders expanded to their audio files, sorted,
+    recursively; .jsonl manifests to their entries (keeping their speakers). Only the path and
+    the speaker are used."""
+    from asr.manifest import Utterance, read_manifest
+
+    for path in inputs:
+        if path.suffix == ".jsonl" and path.is_file():
+            yield from read_manifest(path, check_files=False)
+        elif path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                print(f"{path}: no audio files in folder", file=sys.stderr)
+            yield from (Utterance(p, 0.0, "") for p in found)
+        else:
+            yield Utterance(path, 0.0, "")

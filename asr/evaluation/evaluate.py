@@ -1,0 +1,122 @@
+"""Score a model on a manifest: transcribe every utterance, then write the report
+(results.json for machines, report.md and report.html for people) with `asr.evaluation.report`."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from asr.audio import load_audio
+from asr.config import config_to_dict
+from asr.errors import AsrError
+from asr.evaluation.breakdown import worst_first
+from asr.evaluation.plots import Posteriorgram
+from asr.evaluation.report import write_report
+from asr.evaluation.scoring import score_utterances
+from asr.inference.recognizer import Recognizer, Transcript
+from asr.manifest import Utterance, read_manifest
+from asr.text import normalize_text
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["evaluate"]
+
+
+def evaluate(
+    recognizer: Recognizer,
+    manifest: Path,
+    out_dir: Path,
+    batch_seconds: float = 120.0,
+    model_path: Path | None = None,
+    posteriorgrams: int = 3,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Decode every utterance of `manifest` and write the report into `out_dir`.
+
+    An utterance whose audio cannot be read scores as an empty hypothesis (all deletions), so a
+    broken file can only worsen, never flatter, the result; it is listed with its error.
+    Posteriorgrams are drawn for the `posteriorgrams` worst utterances. Returns results.json's
+    content.
+    """
+    utterances = read_manifest(manifest)
+    if not utterances:
+        raise AsrError(f"{manifest}: no usable utterances to evaluate")
+    recognizer.use_speakers(utterances)
+    transcripts = _transcripts(recognizer, utterances, batch_seconds)
+    rows = [_row(utt, t) for utt, t in zip(utterances, transcripts, strict=True)]
+    posteriors = _worst_posteriorgrams(recognizer, rows, posteriorgrams)
+    metadata = {
+        "model": _model_identity(recognizer, model_path),
+        "data": {"manifest": str(manifest), "sha256": _sha256(manifest), "count": len(rows)},
+        "decoding": recognizer.decoding_settings(),
+    }
+    return write_report(rows, metadata, out_dir, posteriors, n_boot=n_boot, seed=seed)
+
+
+def _transcripts(
+    recognizer: Recognizer, utterances: list[Utterance], batch_seconds: float
+) -> Iterator[Transcript]:
+    paths = [u.audio_filepath for u in utterances]
+    yield from tqdm(
+        recognizer.transcribe(paths, batch_seconds), total=len(paths), desc="decode", unit="utt",
+        disable=None,
+    )  # fmt: skip
+
+
+def _row(utt: Utterance, transcript: Transcript) -> dict:
+    row = {
+        "audio_filepath": str(utt.audio_filepath),
+        "ref": normalize_text(utt.text),
+        "hyp": transcript.text,
+        "speaker": utt.speaker,
+        "duration": utt.duration,
+    }
+    if transcript.error:
+        logger.warning("%s", transcript.error)
+        row["error"] = transcript.error
+    return row
+
+
+def _worst_posteriorgrams(recognizer: Recognizer, rows: list[dict], count: int):
+    """CTC outputs of the `count` worst readable utterances, recomputed one by one (cheap)."""
+    readable = [r for r in rows if "error" not in r]
+    worst = worst_first(score_utterances(readable))[:count]
+    posteriors = []
+    for i in worst:
+        path = Path(readable[i]["audio_filepath"])
+        wave = load_audio(path, recognizer.features.sample_rate)
+        log_probs, lengths = recognizer.log_probs([wave], [recognizer.file_means.get(path)])
+        posteriors.append(
+            Posteriorgram(
+                audio_filepath=readable[i]["audio_filepath"],
+                log_probs=log_probs[0, : int(lengths[0])].numpy(),
+                tokens=list(recognizer.vocab.symbols),
+                frame_shift=recognizer.frame_shift,
+            )
+        )
+    return posteriors
+
+
+def _model_identity(recognizer: Recognizer, path: Path | None) -> dict:
+    ckpt = recognizer.checkpoint
+    return {
+        "path": str(path) if path else None,
+        "sha256": _sha256(path) if path else None,
+        "model_config": config_to_dict(ckpt.model_config),
+        "feature_config": config_to_dict(ckpt.feature_config),
+        "parameters": sum(p.numel() for p in recognizer.model.parameters()),
+        "training": ckpt.metadata,
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

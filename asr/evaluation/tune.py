@@ -1,0 +1,138 @@
+"""Tune beam search on a dev manifest: grid search of LM weight and word score by corpus WER.
+
+The acoustic model runs once; every grid point only re-decodes the kept log-probs. The best
+setting goes into the checkpoint's `decoding` dict, which `asr transcribe` and `asr evaluate`
+use unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
+from tqdm import tqdm
+
+from asr.checkpoint import load_checkpoint, save_checkpoint
+from asr.decoding.beam import DecodeConfig, Decoder, build_decoder
+from asr.errors import AsrError
+from asr.evaluation.scoring import score_utterances, total
+from asr.inference.recognizer import Recognizer
+from asr.manifest import read_manifest
+from asr.text import normalize_text
+
+logger = logging.getLogger(__name__)
+
+DECODE_BATCH = 64  # utterances per decoder call
+
+__all__ = [
+    "TuneResult",
+    "corpus_rates",
+    "decode_texts",
+    "dev_log_probs",
+    "save_tuned",
+    "tune",
+]
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    best: DecodeConfig
+    wer: float  # corpus WER of `best` on the dev manifest
+    grid: tuple[dict, ...]  # {"lm_weight", "word_score", "wer"} per point, in search order
+
+
+def dev_log_probs(
+    recognizer: Recognizer, manifest: Path, batch_seconds: float = 120.0
+) -> tuple[list[Tensor], list[str]]:
+    """Log-probs (time', vocab) and normalised reference of each readable utterance."""
+    utterances = read_manifest(manifest)
+    recognizer.use_speakers(utterances)
+    paths = [u.audio_filepath for u in utterances]
+    log_probs, refs = [], []
+    for utt, t in zip(utterances, recognizer.transcribe(paths, batch_seconds, True), strict=True):
+        if t.error or t.log_probs is None:  # unreadable, or long enough to be segmented
+            logger.warning("%s: left out of tuning (%s)", utt.audio_filepath, t.error or "long")
+            continue
+        log_probs.append(t.log_probs)
+        refs.append(normalize_text(utt.text))
+    if not log_probs:
+        raise AsrError(f"{manifest}: no utterances to decode")
+    return log_probs, refs
+
+
+def decode_texts(decoder: Decoder, log_probs: Sequence[Tensor]) -> list[str]:
+    """Best text per utterance; log_probs: list of (time', vocab), decoded in padded batches."""
+    texts = []
+    for i in range(0, len(log_probs), DECODE_BATCH):
+        chunk = log_probs[i : i + DECODE_BATCH]
+        lengths = torch.tensor([len(lp) for lp in chunk])
+        padded = pad_sequence(list(chunk), batch_first=True)  # (batch, time', vocab)
+        texts += [nbest[0].text for nbest in decoder(padded, lengths)]
+    return texts
+
+
+def corpus_rates(refs: Sequence[str], hyps: Sequence[str]) -> tuple[float, float]:
+    """Corpus (WER, CER) of normalised references and hypotheses."""
+    rows = [
+        {"audio_filepath": str(i), "ref": r, "hyp": h, "duration": 0.0}
+        for i, (r, h) in enumerate(zip(refs, hyps, strict=True))
+    ]
+    scores = score_utterances(rows)
+    return total([s.words for s in scores]).rate, total([s.chars for s in scores]).rate
+
+
+def tune(
+    recognizer: Recognizer,
+    manifest: Path,
+    base: DecodeConfig,
+    lm_weights: Sequence[float],
+    word_scores: Sequence[float],
+    batch_seconds: float = 120.0,
+) -> TuneResult:
+    """Try every (lm_weight, word_score) with `base`'s other settings; lowest WER wins.
+
+    Ties go to the earlier grid point, so list the values you prefer first.
+    """
+    if base.method != "beam":
+        raise AsrError("tuning needs beam decoding (an LM weight means nothing to greedy)")
+    log_probs, refs = dev_log_probs(recognizer, manifest, batch_seconds)
+    grid, best, best_wer = [], base, float("inf")
+    points = [(w, s) for w in lm_weights for s in word_scores]
+    for weight, score in tqdm(points, desc="tune", unit="setting", disable=None):
+        config = dataclasses.replace(base, lm_weight=weight, word_score=score, nbest=1)
+        hyps = decode_texts(build_decoder(config, recognizer.vocab), log_probs)
+        wer = corpus_rates(refs, hyps)[0]
+        grid.append({"lm_weight": weight, "word_score": score, "wer": wer})
+        logger.info("lm_weight %g word_score %g: WER %.2f%%", weight, score, 100 * wer)
+        if wer < best_wer:
+            best, best_wer = config, wer
+    return TuneResult(best, best_wer, tuple(grid))
+
+
+def _beside(path: Path, checkpoint: Path) -> Path:
+    """`path` relative to the checkpoint's folder when inside it, else absolute."""
+    path, folder = path.resolve(), Path(checkpoint).resolve().parent
+    return path.relative_to(folder) if path.is_relative_to(folder) else path
+
+
+def save_tuned(model: Path, out: Path, result: TuneResult, manifest: Path) -> None:
+    """Copy checkpoint `model` to `out` (may be the same file) with the tuned decoding settings.
+
+    LM and lexicon paths are stored absolute, so the checkpoint works from any folder, or relative
+    to `out`'s folder when they lie in it, so that a checkpoint can ship with them.
+    """
+    ckpt = load_checkpoint(model)
+    best = dataclasses.replace(
+        result.best,
+        lm=None if result.best.lm is None else _beside(Path(result.best.lm), out),
+        lexicon=None if result.best.lexicon is None else _beside(Path(result.best.lexicon), out),
+    )
+    ckpt.decoding = {**best.to_dict(), "tuned_on": str(manifest), "tuned_wer": result.wer}
+    save_checkpoint(out, ckpt)
+    logger.info("%s: decoding %s", out, ckpt.decoding)

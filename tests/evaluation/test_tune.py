@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from asr.checkpoint import load_checkpoint
+from asr.cli import main
+from asr.inference.recognizer import Recognizer
+from benchmarks.decode import decode_benchmark
+
+from digit_model import digit_text, unheard_set
+
+
+@pytest.fixture(scope="module")
+def lm_files(connected, tmp_path_factory) -> tuple[Path, Path]:
+    """`asr lm` on random digit strings: (ARPA, lexicon)."""
+    root = tmp_path_factory.mktemp("lm")
+    arpa, lexicon = root / "d.arpa", root / "d.lex"
+    text = digit_text(root / "d.txt")
+    argv = ["lm", "-q", str(text), "--arpa", str(arpa), "--lexicon", str(lexicon)]
+    assert main([*argv, "--order", "2", "--model", str(connected)]) == 0
+    assert "\\data\\" in arpa.read_text()
+    assert len(lexicon.read_text().splitlines()) == 10
+    return arpa, lexicon
+
+
+@pytest.fixture(scope="module")
+def dev(fsdd, trained, tmp_path_factory) -> Path:
+    return unheard_set(fsdd, trained[1], tmp_path_factory.mktemp("dev"), 4, seed=7)
+
+
+def test_tune_stores_the_best_grid_point_in_the_checkpoint(
+    connected, lm_files, dev, tmp_path, capsys
+):
+    arpa, lexicon = lm_files
+    out = tmp_path / "tuned.pt"
+    argv = ["tune", "-q", "--model", str(connected), "--manifest", str(dev), "--lm", str(arpa)]
+    argv += ["--lexicon", str(lexicon), "--out", str(out)]
+    assert main([*argv, "--lm-weights=0,2", "--word-scores=-1,1", "--beam-size", "20"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "WER" in line]
+    assert len(rows) == 4
+    wers = [float(row.split("WER ")[1].rstrip("%")) for row in rows]
+    decoding = load_checkpoint(out).decoding
+    assert decoding["method"] == "beam" and decoding["beam_size"] == 20
+    assert decoding["lm"] == str(arpa.resolve())
+    assert 100 * decoding["tuned_wer"] == pytest.approx(min(wers), abs=0.01)
+    assert (decoding["lm_weight"], decoding["word_score"]) in {(0, -1), (0, 1), (2, -1), (2, 1)}
+    assert load_checkpoint(connected).decoding == {}  # --out leaves the original alone
+    recognizer = Recognizer.load(out)
+    assert recognizer.decoding_settings()["decoder"] == "beam"  # the tuned setting is the default
+    assert recognizer.decode_config(method="greedy").lm is None
+
+
+def test_decode_benchmark_rows(connected, lm_files, dev):
+    arpa, lexicon = lm_files
+    rows = decode_benchmark(connected, dev, arpa, lexicon, beam_size=20)
+    by_name = {row["decoder"]: row for row in rows}
+    assert list(by_name) == ["greedy", "beam", "beam+lm"]
+    for row in rows:
+        assert row["utterances"] == 4 and row["utt_per_s"] > 0
+        assert row["e2e_utt_per_s"] < row["utt_per_s"]
+    assert by_name["beam+lm"]["wer"] < by_name["greedy"]["wer"]
+    assert by_name["beam+lm"]["lm_weight"] == 2.0

@@ -1,0 +1,48 @@
+"""The model shipped inside the package: small, used when --model is not given, and it
+recognises the sample recordings, voices it never heard included."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from asr.checkpoint import load_checkpoint
+from asr.cli import main
+from asr.inference.recognizer import DEFAULT_MODEL
+from asr.manifest import read_manifest
+
+from conftest import ROOT
+
+SAMPLES = ROOT / "data" / "samples"
+
+
+def test_default_model_is_small_narrow_band_digits():
+    assert DEFAULT_MODEL.stat().st_size < 5_000_000  # bytes: it ships in git and in the wheel
+    ckpt = load_checkpoint(DEFAULT_MODEL)
+    assert ckpt.feature_config.sample_rate == 8000
+    assert not ckpt.vocab.unknown_chars("zero one two three four five six seven eight nine")
+
+
+def test_samples_manifest_lists_every_sample():
+    listed = {u.audio_filepath.name for u in read_manifest(SAMPLES / "manifest.jsonl")}
+    assert listed == {p.name for p in SAMPLES.glob("*.wav")}
+    assert (SAMPLES / "LICENSE.md").is_file()
+
+
+def test_transcribe_without_model_uses_default_and_says_so(capsys, caplog):
+    sample = SAMPLES / "7_jackson_45.wav"
+    with caplog.at_level(logging.INFO, logger="asr"):
+        assert main(["transcribe", str(sample)]) == 0
+    assert str(DEFAULT_MODEL) in caplog.text
+    assert capsys.readouterr().out == f"{sample}\tseven\n"
+
+
+def test_default_model_recognises_samples_and_unseen_voices(tmp_path, capsys):
+    manifest = SAMPLES / "manifest.jsonl"
+    assert main(["evaluate", "--manifest", str(manifest), "--out", str(tmp_path), "-q"]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["utterances"]
+    unseen = [r for r in rows if r["speaker"].startswith(("espeak", "flite"))]
+    assert len(unseen) == 4  # digit strings read by voice families held out of training
+    words = sum(r["ref_words"] for r in rows)
+    assert sum(r["errors"] for r in rows) <= 0.1 * words
+    assert sum(r["errors"] for r in unseen) <= 0.15 * sum(r["ref_words"] for r in unseen)

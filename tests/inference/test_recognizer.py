@@ -1,0 +1,48 @@
+"""Batched inference gives each file exactly what it gets alone, whatever its batch-mates."""
+
+import dataclasses
+import json
+
+import torch
+
+from asr.audio import load_audio
+from asr.inference.recognizer import Recognizer
+from asr.manifest import read_manifest
+
+
+def test_log_probs_do_not_depend_on_batch_mates(trained):
+    exp, manifest = trained
+    paths = [json.loads(line)["audio_filepath"] for line in manifest.read_text().splitlines()]
+    recognizer = Recognizer.load(exp / "best.pt")
+    waves = [load_audio(p, recognizer.features.sample_rate) for p in paths[:6]]
+    assert len({len(w) for w in waves}) > 1  # padding happens
+    batch, lengths = recognizer.log_probs(waves)
+    for wave, log_probs, n in zip(waves, batch, lengths, strict=True):
+        alone, _ = recognizer.log_probs([wave])
+        assert torch.allclose(log_probs[:n], alone[0], atol=1e-4)
+
+
+def test_padding_frames_of_features_are_zero(trained):
+    exp, _ = trained
+    recognizer = Recognizer.load(exp / "best.pt")
+    feats, lengths = recognizer.features_of([torch.zeros(800), 0.1 * torch.randn(4000)])
+    assert lengths[0] < lengths[1]
+    assert torch.all(feats[0, lengths[0] :] == 0)
+
+
+def test_files_are_normalised_by_their_speakers_mean(trained):
+    """A model trained with speaker_mean: after use_speakers, transcribe feeds each file its
+    speaker's mean over the given files, as log_probs does when handed that mean."""
+    exp, manifest = trained
+    recognizer = Recognizer.load(exp / "best.pt")
+    recognizer.features = dataclasses.replace(recognizer.features, speaker_mean=True)
+    utterances = read_manifest(manifest)[:4]
+    paths = [u.audio_filepath for u in utterances]
+    alone = [t.log_probs for t in recognizer.transcribe(paths, keep_log_probs=True)]
+    recognizer.use_speakers(utterances)
+    assert set(recognizer.file_means) == set(paths)
+    by_speaker = [t.log_probs for t in recognizer.transcribe(paths, keep_log_probs=True)]
+    wave = load_audio(paths[0], recognizer.features.sample_rate)
+    expected, n = recognizer.log_probs([wave], [recognizer.file_means[paths[0]]])
+    torch.testing.assert_close(by_speaker[0], expected[0, : n[0]], atol=1e-4, rtol=0)
+    assert not torch.allclose(by_speaker[0], alone[0], atol=1e-2)

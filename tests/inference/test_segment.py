@@ -1,0 +1,140 @@
+import json
+import random
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asr.audio import load_audio
+from asr.decoding.align import WordTiming
+from asr.decoding.beam import DecodeConfig
+from asr.evaluation.tune import corpus_rates
+from asr.inference.recognizer import Recognizer
+from asr.inference.segment import SegmentConfig, find_cuts, own_words, plan_segments, read_segment
+
+from digit_model import DIGITS, concatenate, recordings
+
+
+def _lexicon(path: Path) -> Path:
+    path.write_text("".join(f"{w}\t{' '.join(w)} |\n" for w in DIGITS))
+    return path
+
+
+def test_cuts_land_in_the_quietest_stretch_within_limits():
+    frames = 0.01
+    energy = np.full(5000, -20.0)  # 50 s of speech-level energy
+    energy[1500:1530] = -80.0  # pauses at 15 s and 33 s
+    energy[3300:3330] = -80.0
+    config = SegmentConfig(max_seconds=20.0, min_seconds=8.0, pause_ms=100)
+    cuts = find_cuts(energy, frames, config)
+    assert cuts[0] == 0 and cuts[-1] == 5000
+    assert 1500 <= cuts[1] < 1530 and 3300 <= cuts[2] < 3330
+    gaps = np.diff(cuts)
+    assert gaps.max() <= 2000 and gaps[:-1].min() >= 800
+
+
+def test_cuts_without_pauses_still_bound_the_segments():
+    cuts = find_cuts(np.full(10_000, -20.0), 0.01, SegmentConfig(max_seconds=20.0))
+    assert np.diff(cuts).max() <= 2000 and cuts[-1] == 10_000
+
+
+def test_each_word_belongs_to_exactly_one_segment(tmp_path):
+    path = tmp_path / "noise.wav"
+    sf.write(path, np.random.default_rng(0).normal(0, 0.1, 8000 * 50), 8000)
+    segments, duration = plan_segments(path, SegmentConfig(max_seconds=12.0, min_seconds=5.0))
+    assert duration == pytest.approx(50.0)
+    assert segments[0].start == 0.0 and segments[-1].end == pytest.approx(50.0)
+    for a, b in zip(segments, segments[1:], strict=False):
+        assert a.end == b.start and b.read_start == pytest.approx(b.start - 1.0)
+    words = [WordTiming(str(i), t, t + 0.4, 1.0) for i, t in enumerate(np.arange(0, 49.5, 0.37))]
+    owned = [w for seg in segments for w in own_words(words, seg)]
+    assert owned == words
+
+
+def test_read_segment_is_the_same_samples_as_loading_the_whole_file(tmp_path):
+    path = tmp_path / "stereo.wav"
+    sf.write(path, np.random.default_rng(1).uniform(-0.5, 0.5, (16000 * 30, 2)), 16000)
+    segments, _ = plan_segments(path, SegmentConfig(max_seconds=10.0, min_seconds=4.0))
+    whole = load_audio(path, 16000)
+    seg = segments[1]
+    part = read_segment(path, seg, 16000)
+    first = round(seg.read_start * 16000)
+    assert torch.allclose(part, whole[first : first + len(part)], atol=1e-6)
+
+
+def test_minutes_of_speech_lose_and_repeat_no_words_at_seams(fsdd, connected, tmp_path):
+    """Three minutes of clips, cut into segments of 2-4 s (about 80 seams), read like the
+    clips transcribed one by one."""
+    clips = recordings(fsdd, "george") * 2
+    random.Random(5).shuffle(clips)
+    clips = clips[:260]
+    path = tmp_path / "long.wav"
+    bounds = concatenate(clips, path, 16000, (0.15, 0.45), seed=5)
+    recognizer = Recognizer.load(connected)
+    recognizer.segments = SegmentConfig(max_seconds=4.0, min_seconds=2.0)
+    recognizer.use_decoding(DecodeConfig(method="beam", lexicon=_lexicon(tmp_path / "d.lex")))
+    long = next(recognizer.transcribe([path]))
+    assert long.error is None and long.duration > 150
+    segments, _ = plan_segments(path, recognizer.segments)
+    assert len(segments) > 50
+    assert not any(start < seg.start < end for seg in segments for _, start, end in bounds)
+    singles = [t.text for t in recognizer.transcribe([Path(c["audio_filepath"]) for c in clips])]
+    words = [(w.start + w.end) / 2 for w in long.words]  # midpoints
+    spoken = [(start + end) / 2 for _, start, end in bounds]
+    for cut in (seg.start for seg in segments[1:]):
+        # a word read by both segments of a seam would count twice near the cut
+        near = sum(cut - 1.0 <= t <= cut + 1.0 for t in words)
+        assert near <= sum(cut - 1.2 <= t <= cut + 1.2 for t in spoken), cut
+    # a word lost at each of the ~80 seams would lose about a third; the tiny model itself
+    # drops or merges a few words, in context as when alone
+    assert len(long.words) >= 0.8 * len(clips)
+    text = " ".join(w.word for w in long.words)
+    assert corpus_rates([" ".join(singles)], [text])[0] < 0.25
+
+
+RSS_SCRIPT = """
+import json, resource, sys, time, torch
+torch.set_num_threads(1)
+from pathlib import Path
+from asr.inference.recognizer import Recognizer
+from asr.decoding.beam import DecodeConfig
+recognizer = Recognizer.load(Path(sys.argv[1]))
+recognizer.use_decoding(DecodeConfig(method="beam", lexicon=Path(sys.argv[3])))
+start = time.perf_counter()
+result = next(recognizer.transcribe([Path(sys.argv[2])]))
+print(json.dumps({
+    "seconds": time.perf_counter() - start, "duration": result.duration,
+    "words": len(result.words), "error": result.error,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+
+@pytest.mark.slow
+def test_one_hour_at_16khz_in_bounded_memory(fsdd, connected, tmp_path):
+    path = tmp_path / "hour.wav"
+    lexicon = _lexicon(tmp_path / "d.lex")
+    clips = recordings(fsdd, "george")
+    rng = random.Random(0)
+    with sf.SoundFile(path, "w", 16000, 1, "PCM_16") as out:
+        written, words = 0, 0
+        while written < 3600 * 16000:  # streamed, so the test itself stays small too
+            clip = load_audio(Path(rng.choice(clips)["audio_filepath"]), 16000).numpy()
+            gap = np.zeros(round(rng.uniform(0.15, 0.6) * 16000), dtype=np.float32)
+            out.write(np.concatenate([gap, clip]))
+            written += len(gap) + len(clip)
+            words += 1
+    result = subprocess.run(
+        [sys.executable, "-c", RSS_SCRIPT, str(connected), str(path), str(lexicon)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    stats = json.loads(result.stdout.strip().splitlines()[-1])
+    print(stats, "clips", words, "parent rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    assert stats["error"] is None and stats["duration"] >= 3600
+    assert stats["peak_rss_mb"] < 2048
+    assert 0.8 * words <= stats["words"] <= 1.05 * words  # the tiny model misses a few
