@@ -30,6 +30,7 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
     _add_commonvoice(kinds, importer)
     _add_kaldi(kinds, importer)
     _add_folder(kinds, importer)
+    _add_speech_commands(kinds, importer)
     synth = argparse.ArgumentParser(add_help=False, parents=[common])
     synth.add_argument("--out", type=Path, required=True, help="folder for wavs and manifests")
     synth.add_argument("--max-voices", type=int, help="random subset of the installed voices")
@@ -41,6 +42,7 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
     _add_synth(kinds, synth)
     _add_synth_digits(kinds, synth)
     _add_fsdd(kinds, common)
+    _add_split(kinds, common)
     _add_combine(kinds, common)
 
 
@@ -105,6 +107,22 @@ def _run_folder(args) -> int:
     from asr.corpora.importers import import_folder
 
     import_folder(args.folder, args.out, args.jobs, not args.quiet)
+    print(args.out)
+    return EXIT_OK
+
+
+def _add_speech_commands(kinds, importer) -> None:
+    p = kinds.add_parser("speech-commands", parents=[importer], help="ROOT/WORD/HASH_nohash_N.wav")
+    p.add_argument("root", type=Path, help="a Speech Commands folder (one folder per word)")
+    p.add_argument("--words", help="comma-separated word folders to keep (default: all)")
+    p.set_defaults(run=_run_speech_commands)
+
+
+def _run_speech_commands(args) -> int:
+    from asr.corpora.speech_commands import import_speech_commands
+
+    words = args.words.split(",") if args.words else None
+    import_speech_commands(args.root, args.out, words, args.jobs, not args.quiet)
     print(args.out)
     return EXIT_OK
 
@@ -218,6 +236,53 @@ def _run_fsdd(args) -> int:
         source, args.out, args.dev_speakers, args.test_speakers, connected, not args.quiet
     )
     for manifest in manifests.values():
+        print(manifest)
+    return EXIT_OK
+
+
+def _add_split(kinds, common) -> None:
+    p = kinds.add_parser(
+        "split",
+        parents=[common],
+        help="speaker-disjoint train/dev/test manifests, seeded",
+        description="Write OUT/{train,dev,test}.jsonl, every speaker in one split only, and with "
+        "--kind OUT/SPLIT_KIND.jsonl per kind plus SPLIT_other.jsonl. Speakers are ranked by a "
+        "hash of seed and name within strata of the kinds they read.",
+    )
+    p.add_argument("manifest", type=Path, help="a corpus manifest with speakers")
+    p.add_argument("--out", type=Path, required=True, help="folder for the split manifests")
+    p.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        metavar="NAME=WORD,...",
+        help="utterances made only of these words (repeatable; first match wins)",
+    )
+    p.add_argument("--dev-frac", type=float, default=0.2, help="share of speakers for dev")
+    p.add_argument("--test-frac", type=float, default=0.2, help="share of speakers for test")
+    p.add_argument("--dev-speakers", nargs="*", default=[], help="speakers put in dev")
+    p.add_argument("--test-speakers", nargs="*", default=[], help="speakers put in test")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run_split)  # fmt: skip
+
+
+def _run_split(args) -> int:
+    from asr.corpora.speakers import SplitConfig, split_speakers, write_splits
+    from asr.errors import AsrError
+    from asr.manifest import read_manifest
+
+    kinds = {}
+    for spec in args.kind:
+        name, _, words = spec.partition("=")
+        if not name or not words:
+            raise AsrError(f"--kind {spec!r}: expected NAME=WORD,WORD,...")
+        kinds[name] = set(words.split(","))
+    config = SplitConfig(
+        args.dev_frac, args.test_frac, args.seed,
+        tuple(args.dev_speakers), tuple(args.test_speakers),
+    )  # fmt: skip
+    splits = split_speakers(read_manifest(args.manifest), config, kinds)
+    for manifest in write_splits(splits, args.out, kinds).values():
         print(manifest)
     return EXIT_OK
 

@@ -148,3 +148,26 @@ def test_synth_digits_only_chosen_families(tmp_path, capsys):
     utterances = read_manifest(out / "synth_digits.jsonl")
     assert len(utterances) == 12
     assert {u.speaker for u in utterances} == {"flite-slt"}
+
+
+def test_split_writes_speaker_disjoint_kinds(fsdd, tmp_path, capsys):
+    out = tmp_path / "split"
+    written = _run(
+        capsys, "split", str(fsdd / "manifest.jsonl"), "--out", str(out), "--kind",
+        "low=zero,one,two,three,four", "--dev-speakers", "yweweler", "--test-speakers", "theo",
+        "--dev-frac", "0", "--test-frac", "0", "-q",
+    )  # fmt: skip
+    assert len(written) == 9
+    test = read_manifest(out / "test.jsonl")
+    assert {u.speaker for u in test} == {"theo"}
+    train = read_manifest(out / "train.jsonl")
+    assert {u.speaker for u in train} == {"george", "jackson", "nicolas"}
+    low = read_manifest(out / "test_low.jsonl")
+    assert len(low) + len(read_manifest(out / "test_other.jsonl")) == len(test)
+    assert {u.text for u in low} == {"zero", "one", "two", "three", "four"}
+
+
+def test_split_bad_kind_is_one_line(fsdd, tmp_path, capsys):
+    argv = ["prepare", "split", str(fsdd / "manifest.jsonl"), "--out", str(tmp_path), "--kind", "x"]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0
