@@ -23,10 +23,6 @@ TRAIN_CMD = $(if $(filter 1,$(NGPU)),$(ASR) train,\
 	$(TORCHRUN) --standalone --nproc_per_node $(NGPU) -m asr.cli train)
 TRAIN_OPTS = $(if $(EPOCHS),--epochs $(EPOCHS)) --threads $(THREADS)
 
-# $(call transcripts,MANIFEST): the shell command printing a JSONL manifest's transcripts, one
-# per line (LM training text). Transcripts are normalised: no quotes to escape.
-transcripts = sed -n 's/.*"text": "\([^"]*\)".*/\1/p' $1
-
 # $(call remember,FILE,TEXT): FILE holds TEXT, rewritten (hence newer) only when TEXT changes, so
 # a target depending on FILE is redone when a variable it uses changes, and only then. Evaluated
 # while make reads the Makefile; `help` and `clean` leave the folder alone.
@@ -35,6 +31,32 @@ HELP_VARS = $(shell sed -nE 's/^([A-Z_]+) \?=.*## .*/\1/p' $(MAKEFILE_LIST) | aw
 remember = $(if $(filter-out $(NO_STATE_GOALS),$(or $(MAKECMDGOALS),all)),$(shell \
 	mkdir -p $(dir $1) && (printf '%s\n' '$(strip $2)' | cmp -s - $1 \
 	|| printf '%s\n' '$(strip $2)' > $1)))
+
+# $(eval $(call train-rule,DIR,TRAIN,DEV,CONFIG[,INPUTS])): DIR/best.pt trained with CONFIG on
+# the TRAIN manifest, checkpoints chosen on DEV; DIR/.done is stamped once training has finished.
+# INPUTS are the targets that make TRAIN and DEV (default: TRAIN and DEV). An interrupted run
+# (Ctrl-C) resumes from DIR/last.pt; inputs newer than it start afresh.
+define train-rule
+$1/.done: $(or $5,$2 $3) $4 $(EXP)/args/train
+	if [ -f $1/last.pt ] && [ -n "$$$$(find $$^ -newer $1/last.pt)" ]; then rm -rf $1; fi
+	$$(TRAIN_CMD) --config $4 --train $2 --dev $3 --out $1 $$(TRAIN_OPTS) $$(QUIET)
+	touch $$@
+endef
+
+# $(eval $(call lm-tune-rules,DIR,TEXT,ORDER,ARPA,DEV,TUNED[,DEV_INPUT])): a Kneser-Ney word LM
+# of ORDER estimated on TEXT, written to ARPA with its lexicon beside it (ARPA's name, .lex),
+# keeping the words DIR/best.pt's alphabet can spell; then DIR/best.pt's LM weight and word
+# score tuned with it on the DEV manifest, written to TUNED. DEV_INPUT is the target that makes
+# DEV (default: DEV).
+define lm-tune-rules
+$4: $2 $1/.done
+	mkdir -p $$(@D)
+	$$(ASR) lm $2 --arpa $4 --lexicon $(4:.arpa=.lex) --order $3 --model $1/best.pt $$(QUIET)
+
+$6: $1/.done $4 $(or $7,$5)
+	$$(ASR) tune --model $1/best.pt --manifest $5 --lm $4 --lexicon $(4:.arpa=.lex) --out $$@ \
+		$$(QUIET)
+endef
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from asr.errors import AsrError
+from asr.manifest import read_manifest
 from benchmarks.bench import synth_decoding_rows
 
 from conftest import ROOT
@@ -59,6 +60,10 @@ def test_synth_recipe_end_to_end(tmp_path):
     results = (exp / "results.md").read_text()
     assert "## test\n" in results and "## test_lm\n" in results and "| WER |" in results
     assert_up_to_date("synth", *args)
+    # The LM's text: each training sentence once (asr prepare text), LM_TEXT empty.
+    lines = (exp / "lm" / "text.txt").read_text().splitlines()
+    assert len(set(lines)) == len(lines)  # sort -u, in whatever order the locale sorts
+    assert set(lines) == {u.text for u in read_manifest(exp / "data" / "train.jsonl")}
     # `make bench` decodes the recipe's test set greedy, beam and beam + its tuned LM.
     rows = synth_decoding_rows(exp)
     assert [r.name for r in rows[::2]] == [f"{d} on synth test: WER" for d in DECODERS]
@@ -112,6 +117,9 @@ def test_digits_recipe_end_to_end_on_a_clone(fsdd, tmp_path):
     for name in ("isolated", "connected", "unseen_voices"):
         assert f"## {name}" in summary
     assert_up_to_date("digits", *args)
+    # The bigram LM's text: the training transcripts, in order (asr prepare text).
+    transcripts = [u.text for u in read_manifest(exp / "train.jsonl")]
+    assert (exp / "lm" / "text.txt").read_text().splitlines() == transcripts
     # The default model trains on every speaker and installs where DEFAULT_MODEL says.
     target = tmp_path / "installed.pt"
     plan = make("digits", "-n", "default-model", *args, f"DEFAULT_MODEL={target}").stdout

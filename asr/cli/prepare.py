@@ -1,7 +1,8 @@
 """`asr prepare ...`: corpus importers and synthetic corpora as commands, for recipes and users.
 
 Each subcommand parses its arguments, calls one library function and prints the manifests it
-wrote on stdout (one path per line), so a Makefile or shell script can chain them. Kept apart from
+wrote on stdout (one path per line; `text` prints a manifest's transcripts instead), so a Makefile
+or shell script can chain them. Kept apart from
 `cli.py` only for length; the same rules hold: lazy imports, no logic beyond argument handling.
 """
 
@@ -44,6 +45,7 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
     _add_fsdd(kinds, common)
     _add_split(kinds, common)
     _add_combine(kinds, common)
+    _add_text(kinds, common)
 
 
 def _add_librispeech(kinds, importer) -> None:
@@ -311,4 +313,25 @@ def _run_combine(args) -> int:
     ]
     write_manifest(args.out, utterances)
     print(args.out)
+    return EXIT_OK
+
+
+def _add_text(kinds, common) -> None:
+    p = kinds.add_parser(
+        "text",
+        parents=[common],
+        help="print manifests' transcripts, one per line (text for asr lm)",
+        description="Print the transcript of every utterance of the manifests, one per line, in "
+        "order; lines without a transcript are skipped with a warning. The audio is not needed.",
+    )
+    p.add_argument("manifests", type=Path, nargs="+")
+    p.set_defaults(run=_run_text)
+
+
+def _run_text(args) -> int:
+    from asr.manifest import read_manifest
+
+    for manifest in args.manifests:
+        for utterance in read_manifest(manifest, check_files=False):
+            print(utterance.text)
     return EXIT_OK

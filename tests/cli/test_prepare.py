@@ -126,6 +126,27 @@ def test_combine_rewrites_paths(fsdd, tmp_path, capsys):
     ]
 
 
+def test_text_prints_transcripts_without_the_audio(tmp_path, capsys, caplog):
+    """LM text: every transcript in order, even of a clip not on disk; a line without one is
+    skipped with a warning naming it."""
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(
+        '{"audio_filepath": "gone.wav", "duration": 1.0, "text": "one two"}\n'
+        '{"audio_filepath": "x.wav", "duration": 1.0, "text": ""}\n'
+        '{"audio_filepath": "y.wav", "duration": 1.0, "text": "say \\"nine\\""}\n'
+    )
+    second.write_text('{"audio_filepath": "z.wav", "duration": 2.0, "text": "one two"}\n')
+    assert main(["prepare", "text", str(first), str(second)]) == 0
+    assert capsys.readouterr().out == 'one two\nsay "nine"\none two\n'
+    assert f"{first}:2: skipped: empty text" in caplog.text
+
+
+def test_text_of_a_missing_manifest_is_one_line(tmp_path, capsys):
+    assert main(["prepare", "text", str(tmp_path / "none.jsonl")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.jsonl: cannot read manifest" in err[0]
+
+
 def test_synth_holds_out_voices_and_sentences(tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("The birch canoe slid.\nGlue the sheet.\nA rod is used.\nThe box lay.\n")
