@@ -16,9 +16,11 @@ from pathlib import Path
 import torch
 
 from asr.config import config_from_dict, config_to_dict
+from asr.decode_config import DecodeConfig
 from asr.errors import AsrError
-from asr.features import FeatureConfig
+from asr.features import FeatureConfig, upgrade_features
 from asr.model import CTCModel, ModelConfig
+from asr.normalise import Normaliser
 from asr.text import Vocabulary
 
 FORMAT = "asr-checkpoint/1"
@@ -35,7 +37,7 @@ class Checkpoint:
     std: torch.Tensor  # (n_mels,)
     state_dict: dict[str, torch.Tensor]
     metadata: dict = field(default_factory=dict)  # training: epoch, wer, data, date, ...
-    decoding: dict = field(default_factory=dict)  # tuned decoding settings (beam, LM weight)
+    decoding: DecodeConfig | None = None  # tuned decoding settings (asr tune); None: greedy
     resume: dict | None = None  # optimizer/scheduler/RNG/progress, only in resumable files
 
     def build_model(self) -> CTCModel:
@@ -43,6 +45,11 @@ class Checkpoint:
         model = CTCModel(self.model_config)
         model.load_state_dict(self.state_dict)
         return model.eval()
+
+    @property
+    def normaliser(self) -> Normaliser:
+        """The training set's normalisation, without speaker means (see Normaliser.for_speakers)."""
+        return Normaliser(self.feature_config.normalisation, self.mean, self.std)
 
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
@@ -58,7 +65,7 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
         "std": ckpt.std.float().cpu(),
         "state_dict": {k: v.cpu() for k, v in ckpt.state_dict.items()},
         "metadata": ckpt.metadata,
-        "decoding": ckpt.decoding,
+        "decoding": config_to_dict(ckpt.decoding) if ckpt.decoding else {},
     }
     if ckpt.resume is not None:
         payload["resume"] = ckpt.resume
@@ -90,7 +97,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise AsrError(f"{path}: not an asr checkpoint (expected format {FORMAT})")
     return Checkpoint(
         model_config=config_from_dict(ModelConfig, payload["model_config"]),
-        feature_config=config_from_dict(FeatureConfig, payload["feature_config"]),
+        feature_config=config_from_dict(FeatureConfig, upgrade_features(payload["feature_config"])),
         vocab=Vocabulary(tuple(payload["vocab"])),
         mean=payload["mean"],
         std=payload["std"],
@@ -101,10 +108,12 @@ def load_checkpoint(path: Path) -> Checkpoint:
     )
 
 
-def _resolve_decoding_paths(decoding: dict, folder: Path) -> dict:
+def _resolve_decoding_paths(decoding: dict, folder: Path) -> DecodeConfig | None:
     """Relative LM and lexicon paths name files beside the checkpoint (a shipped model's)."""
+    if not decoding:
+        return None
     resolved = dict(decoding)
     for key in ("lm", "lexicon"):
         if resolved.get(key) and not Path(resolved[key]).is_absolute():
             resolved[key] = str(folder / resolved[key])
-    return resolved
+    return config_from_dict(DecodeConfig, resolved)

@@ -35,7 +35,8 @@ def read_toml(path: Path) -> dict[str, dict]:
 
 
 def config_to_dict(config: Any) -> dict:
-    return dataclasses.asdict(config)
+    """Plain values a checkpoint stores and loads safely (paths as strings)."""
+    return {k: _plain(v) for k, v in dataclasses.asdict(config).items()}
 
 
 def config_from_dict(cls: type[C], values: dict, strict: bool = False, source: str = "") -> C:
@@ -48,8 +49,20 @@ def config_from_dict(cls: type[C], values: dict, strict: bool = False, source: s
     unknown = set(values) - names
     if strict and unknown:
         raise AsrError(f"{source}: unknown {cls.__name__} keys: {', '.join(sorted(unknown))}")
-    return cls(**{k: _tuples(v) for k, v in values.items() if k in names})
+    paths = {f.name for f in dataclasses.fields(cls) if "Path" in str(f.type)}
+    return cls(**{k: _typed(v, k in paths) for k, v in values.items() if k in names})
 
 
-def _tuples(value: Any) -> Any:
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+def _typed(value: Any, is_path: bool) -> Any:
+    """A stored value as the field expects it: lists as tuples, path strings as Paths."""
+    if isinstance(value, list):
+        return tuple(_typed(v, False) for v in value)
+    return Path(value) if is_path and isinstance(value, str) else value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return list(map(_plain, value)) if isinstance(value, (list, tuple)) else value

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch.utils.data import Dataset, Sampler
-from tqdm import tqdm
 
 from asr.audio import load_audio
 from asr.augment import AugmentConfig, augment_wave
 from asr.errors import AsrError
-from asr.features import (
-    FeatureConfig,
-    SpecAugmentConfig,
-    StatsAccumulator,
-    log_mel,
-    model_features,
-    spec_augment,
-    unnormalized_features,
-)
+from asr.features import FeatureConfig, SpecAugmentConfig, log_mel, spec_augment
 from asr.manifest import Utterance
+from asr.normalise import Normaliser
 from asr.text import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -58,18 +49,15 @@ class SpeechDataset(Dataset):
         utterances: Sequence[Utterance],
         vocab: Vocabulary,
         features: FeatureConfig,
-        mean: torch.Tensor,
-        std: torch.Tensor,
+        normaliser: Normaliser,
         augment: AugmentConfig | None = None,
         specaug: SpecAugmentConfig | None = None,
         seed: int = 0,
-        speaker_means: dict[str, torch.Tensor] | None = None,
     ):
         self.utterances = list(utterances)
-        self.speaker_means = speaker_means or {}  # speaker -> (n_mels,), see speaker_means()
         self.vocab = vocab
         self.features = features
-        self.mean, self.std = mean, std
+        self.normaliser = normaliser  # with the speaker means of `utterances`, if it uses them
         self.augment, self.specaug = augment, specaug
         self.seed, self.epoch = seed, 0
 
@@ -89,8 +77,7 @@ class SpeechDataset(Dataset):
         generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) % 2**63)
         if self.augment is not None:
             wave = augment_wave(wave, self.features.sample_rate, self.augment, generator)
-        spk_mean = self.speaker_means.get(utt.speaker)  # None: the utterance's own mean
-        feats = model_features(wave, self.features, self.mean, self.std, spk_mean)  # (time, mels)
+        feats = self.normaliser(log_mel(wave, self.features), utt.speaker)  # (time, n_mels)
         if self.specaug is not None:
             feats = spec_augment(feats, self.specaug, generator)
         target = torch.tensor(self.vocab.encode(utt.text), dtype=torch.long)
@@ -169,51 +156,3 @@ class DurationBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return len(self._batches())
-
-
-def _readable_waves(
-    utterances: Sequence[Utterance], config: FeatureConfig, desc: str, warn: bool = True
-) -> Iterator[tuple[Utterance, torch.Tensor]]:
-    """(utterance, wave (samples,)) for each utterance whose audio loads, with progress; one
-    that does not is skipped, with a warning if `warn`."""
-    for utt in tqdm(utterances, desc=desc, unit="utt", disable=None):
-        try:
-            wave = load_audio(utt.audio_filepath, config.sample_rate)
-        except AsrError as err:
-            (logger.warning if warn else logger.debug)("skipped: %s", err)
-            continue
-        yield utt, wave
-
-
-def speaker_means(
-    utterances: Sequence[Utterance], config: FeatureConfig, warn: bool = True
-) -> dict[str, torch.Tensor]:
-    """Speaker -> mean log-mel (n_mels,) over every frame of their utterances: what
-    config.speaker_mean subtracts. Empty unless config.speaker_mean; transcripts are not used,
-    so a test speaker's mean is taken from their test audio as Kaldi's CMN does. `warn`: log
-    each unreadable file skipped."""
-    if not config.speaker_mean:
-        return {}
-    stats: dict[str, StatsAccumulator] = {}
-    labelled = [u for u in utterances if u.speaker is not None]
-    for utt, wave in _readable_waves(labelled, config, "speaker means", warn):
-        stats.setdefault(utt.speaker, StatsAccumulator(config.n_mels)).add(log_mel(wave, config))
-    return {speaker: acc.result()[0] for speaker, acc in stats.items()}
-
-
-def feature_stats(
-    utterances: Sequence[Utterance],
-    config: FeatureConfig,
-    max_utterances: int | None = None,
-    means: dict[str, torch.Tensor] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-bin (mean, std), each (n_mels,), of unnormalized_features over (a spread subset of)
-    utterances; `means`: speaker_means() of them, when config.speaker_mean."""
-    means = means or {}
-    step = max(1, math.ceil(len(utterances) / max_utterances)) if max_utterances else 1
-    stats = StatsAccumulator(config.n_mels)
-    for utt, wave in _readable_waves(utterances[::step], config, "feature stats"):
-        stats.add(unnormalized_features(wave, config, means.get(utt.speaker)))
-    if stats.count == 0:
-        raise AsrError("no readable audio to compute feature statistics from")
-    return stats.result()

@@ -1,4 +1,4 @@
-"""Log-mel filterbank features, utterance and global mean/variance normalisation, SpecAugment.
+"""Log-mel filterbank features and SpecAugment (normalisation: `asr.normalise`).
 
 Pure functions over tensors; the filterbank and window are cached per configuration.
 """
@@ -11,16 +11,19 @@ from functools import lru_cache
 import torch
 import torchaudio.functional as AF
 
+from asr.errors import AsrError
+
 LOG_FLOOR = 1e-10  # power floor before log, as librosa's power_to_db amin
 
+NORMALISATIONS = ("global", "utterance", "speaker")  # see asr.normalise
+
 __all__ = [
+    "NORMALISATIONS",
     "FeatureConfig",
     "SpecAugmentConfig",
     "log_mel",
-    "model_features",
-    "normalize",
     "spec_augment",
-    "unnormalized_features",
+    "upgrade_features",
 ]
 
 
@@ -32,12 +35,16 @@ class FeatureConfig:
     hop_ms: float = 10.0  # frame shift
     f_min: float = 0.0  # Hz
     f_max: float | None = None  # Hz; None means sample_rate / 2
-    # Subtract each utterance's per-bin mean first: gain and channel invariance.
-    utterance_mean: bool = False
-    # Subtract the speaker's per-bin mean instead, over all their utterances in the manifest at
-    # hand (Kaldi's CMN by utt2spk): a short word's own mean removes part of the word too.
-    # Utterances with no speaker (a file given alone) fall back to their own mean.
-    speaker_mean: bool = False
+    # What each utterance's log-mels lose before the training-set mean and std: nothing
+    # ("global"), their own mean ("utterance") or their speaker's ("speaker"); asr.normalise.
+    normalisation: str = "global"
+
+    def __post_init__(self) -> None:
+        if self.normalisation not in NORMALISATIONS:
+            raise AsrError(
+                f"features: normalisation must be one of {NORMALISATIONS}, "
+                f"got {self.normalisation!r}"
+            )
 
     @property
     def win_length(self) -> int:
@@ -54,6 +61,15 @@ class FeatureConfig:
     def num_frames(self, num_samples: int) -> int:
         """Frames log_mel yields for a signal of num_samples (centred STFT)."""
         return num_samples // self.hop_length + 1
+
+
+def upgrade_features(values: dict) -> dict:
+    """A feature config saved before `normalisation` replaced two booleans, as it is now."""
+    values = dict(values)
+    utterance, speaker = values.pop("utterance_mean", False), values.pop("speaker_mean", False)
+    if "normalisation" not in values:
+        values["normalisation"] = "speaker" if speaker else "utterance" if utterance else "global"
+    return values
 
 
 @dataclass(frozen=True)
@@ -95,61 +111,6 @@ def log_mel(wave: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
     power = spec.real.square() + spec.imag.square()
     mel = power.transpose(-1, -2) @ fbank.to(wave.device)  # (..., time, n_mels)
     return mel.clamp(min=LOG_FLOOR).log()
-
-
-def normalize(feats: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """Global CMVN: feats (..., n_mels) with training-set mean/std (n_mels,)."""
-    return (feats - mean) / std
-
-
-def unnormalized_features(
-    wave: torch.Tensor, config: FeatureConfig, speaker_mean: torch.Tensor | None = None
-) -> torch.Tensor:
-    """wave (samples,) -> log-mels (time, n_mels), less their speaker's mean (n_mels,) when
-    given, else less their own per-bin mean over time if config.utterance_mean or
-    config.speaker_mean: what the global statistics are computed on."""
-    feats = log_mel(wave, config)  # (time, n_mels)
-    # A gain or a fixed channel response is an additive per-bin constant in the log domain.
-    if speaker_mean is not None:
-        feats = feats - speaker_mean
-    elif config.utterance_mean or config.speaker_mean:
-        feats = feats - feats.mean(0)
-    return feats
-
-
-def model_features(
-    wave: torch.Tensor,
-    config: FeatureConfig,
-    mean: torch.Tensor,
-    std: torch.Tensor,
-    speaker_mean: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """wave (samples,) -> the model's input (time, n_mels), with training-set mean/std (n_mels,)."""
-    return normalize(unnormalized_features(wave, config, speaker_mean), mean, std)
-
-
-class StatsAccumulator:
-    """Running per-bin mean and std over many utterances (float64 sums, so order-independent)."""
-
-    def __init__(self, n_mels: int):
-        self.count = 0
-        self.total = torch.zeros(n_mels, dtype=torch.float64)
-        self.squares = torch.zeros(n_mels, dtype=torch.float64)
-
-    def add(self, feats: torch.Tensor) -> None:
-        """feats (time, n_mels)."""
-        feats = feats.double()
-        self.count += feats.shape[0]
-        self.total += feats.sum(0)
-        self.squares += feats.square().sum(0)
-
-    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, std), each (n_mels,) float32."""
-        if self.count == 0:
-            raise ValueError("no frames accumulated")
-        mean = self.total / self.count
-        var = (self.squares / self.count - mean.square()).clamp(min=1e-8)
-        return mean.float(), var.sqrt().float()
 
 
 def spec_augment(

@@ -22,19 +22,13 @@ from tqdm import tqdm
 
 from asr.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from asr.config import config_to_dict
-from asr.data import (
-    Batch,
-    DurationBatchSampler,
-    SpeechDataset,
-    collate,
-    feature_stats,
-    speaker_means,
-)
+from asr.data import Batch, DurationBatchSampler, SpeechDataset, collate
 from asr.decoding.greedy import greedy_decode
 from asr.errors import AsrError
 from asr.features import FeatureConfig
 from asr.manifest import Utterance, read_manifest
 from asr.model import CTCModel, ModelConfig
+from asr.normalise import Normaliser, fit_normaliser
 from asr.text import Vocabulary, normalize_text
 from asr.train_config import TrainConfig, configs_from_toml
 
@@ -107,8 +101,10 @@ def _setup(
     restored = resume or init
     features = restored.feature_config if restored else features
     train_set = read_manifest(config.train_manifest)
-    train_means = speaker_means(train_set, features)
-    ckpt = resume or _new_checkpoint(config, model_config, features, train_set, train_means, init)
+    if resume is not None:
+        ckpt, normaliser = resume, resume.normaliser.for_speakers(train_set, features)
+    else:
+        ckpt, normaliser = _new_checkpoint(config, model_config, features, train_set, init)
     check = _text_checker(ckpt.vocab)
     train_set = [u for u in train_set if not check(u.text)]
     dev_set = read_manifest(config.dev_manifest, check_text=check) if config.dev_manifest else []
@@ -120,8 +116,8 @@ def _setup(
         [u.duration for u in train_set], config.batch_seconds, True, config.seed, rank, world
     )
     data = SpeechDataset(
-        train_set, ckpt.vocab, ckpt.feature_config, ckpt.mean, ckpt.std,
-        config.augment, config.specaug, config.seed, train_means,
+        train_set, ckpt.vocab, ckpt.feature_config, normaliser,
+        config.augment, config.specaug, config.seed,
     )  # fmt: skip
     # A loader's own generator: each new iterator would otherwise draw from the global RNG,
     # and a run resumed mid-epoch would then see different dropout masks.
@@ -199,23 +195,25 @@ def _new_checkpoint(
     model_config: ModelConfig,
     features: FeatureConfig,
     train_set: list[Utterance],
-    train_means: dict[str, torch.Tensor],
     init: Checkpoint | None,
-) -> Checkpoint:
+) -> tuple[Checkpoint, Normaliser]:
     """Vocabulary and normalisation statistics from the training set; fresh, or the weights of
-    `init` (config.init_from)."""
+    `init` (config.init_from). The normaliser carries the training speakers' means."""
     if not train_set:
         raise AsrError(f"{config.train_manifest}: no usable training utterances")
     if init is not None:
         # Fine-tuning keeps the output layer and features: training text must fit its alphabet.
-        return Checkpoint(
+        ckpt = Checkpoint(
             init.model_config, init.feature_config, init.vocab, init.mean, init.std,
             init.state_dict, decoding=init.decoding,
         )  # fmt: skip
+        return ckpt, ckpt.normaliser.for_speakers(train_set, ckpt.feature_config)
     vocab = Vocabulary.from_texts(u.text for u in train_set)
-    mean, std = feature_stats(train_set, features, config.stats_utterances, train_means)
+    normaliser = fit_normaliser(train_set, features, config.stats_utterances)
     model_config = dataclasses.replace(model_config, vocab_size=len(vocab), n_mels=features.n_mels)
-    return Checkpoint(model_config, features, vocab, mean, std, CTCModel(model_config).state_dict())
+    weights = CTCModel(model_config).state_dict()
+    ckpt = Checkpoint(model_config, features, vocab, normaliser.mean, normaliser.std, weights)
+    return ckpt, normaliser
 
 
 def _schedule(optimizer, config: TrainConfig, total_steps: int):
@@ -275,10 +273,8 @@ def _ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch) -> t
 def _dev_loader(dev_set, ckpt: Checkpoint, config: TrainConfig) -> DataLoader | None:
     if not dev_set:
         return None
-    data = SpeechDataset(
-        dev_set, ckpt.vocab, ckpt.feature_config, ckpt.mean, ckpt.std,
-        speaker_means=speaker_means(dev_set, ckpt.feature_config),
-    )  # fmt: skip
+    normaliser = ckpt.normaliser.for_speakers(dev_set, ckpt.feature_config)
+    data = SpeechDataset(dev_set, ckpt.vocab, ckpt.feature_config, normaliser)
     sampler = DurationBatchSampler([u.duration for u in dev_set], config.batch_seconds)
     return DataLoader(data, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
 

@@ -44,7 +44,7 @@ def configs_from_toml(
     """
     sections = read_toml(path) if path else {}
     source = str(path)
-    unknown = set(sections) - {"features", "model", "train", "augment", "specaug", "decode"}
+    unknown = set(sections) - {"features", "model", "train", "augment", "specaug"}
     if unknown:
         raise AsrError(f"{path}: unknown config sections: {', '.join(sorted(unknown))}")
     train_section = {**sections.get("train", {}), **train_values}
@@ -53,9 +53,6 @@ def configs_from_toml(
             train_section[name] = None
         else:
             train_section[name] = config_from_dict(cls, sections.get(name, {}), True, source)
-    for key in ("train_manifest", "dev_manifest", "out_dir", "init_from"):
-        if train_section.get(key) is not None:
-            train_section[key] = Path(train_section[key])
     return (
         config_from_dict(TrainConfig, train_section, True, source),
         config_from_dict(ModelConfig, sections.get("model", {}), True, source),

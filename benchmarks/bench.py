@@ -114,7 +114,7 @@ def _accuracy_rows(recognizers: dict[str, Recognizer], waves, refs: list[str]) -
         for start in range(0, len(waves), 64):
             hyps += recognizer.decode(*recognizer.log_probs(waves[start : start + 64]))
         wer = wer_percent(refs, hyps)
-        method = recognizer.decode_config().method  # the checkpoint's tuned decoder
+        method = recognizer.decoding.method  # the checkpoint's tuned decoder
         rows.append(Row("accuracy", f"WER on FSDD test ({name}, {method})", wer, "WER %", None,
                         f"{len(refs)} clips of {', '.join(DEFAULT_TEST_SPEAKERS)}"))  # fmt: skip
     return rows

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from asr.checkpoint import load_checkpoint
-from asr.decoding.beam import DecodeConfig, build_decoder
+from asr.decode_config import DecodeConfig
+from asr.decoding.beam import build_decoder
 from asr.decoding.lm import LMConfig, build_arpa, read_words, write_lexicon
 from asr.evaluation.tune import corpus_rates, decode_texts, dev_log_probs
 from asr.inference.recognizer import Recognizer
@@ -70,8 +71,8 @@ def decode_benchmark(
             beam,
             lm=Path(lm),
             lexicon=Path(lexicon),
-            lm_weight=_first(lm_weight, tuned.get("lm_weight"), beam.lm_weight),
-            word_score=_first(word_score, tuned.get("word_score"), beam.word_score),
+            lm_weight=_first(lm_weight, tuned.lm_weight if tuned else None, beam.lm_weight),
+            word_score=_first(word_score, tuned.word_score if tuned else None, beam.word_score),
         )
     rows = []
     for name, config in configs.items():

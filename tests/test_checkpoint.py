@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from asr.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from asr.decode_config import DecodeConfig
 from asr.errors import AsrError
 from asr.features import FeatureConfig
 from asr.model import CTCModel, ModelConfig
@@ -18,7 +19,7 @@ def _checkpoint() -> Checkpoint:
     return Checkpoint(
         CONFIG, FeatureConfig(sample_rate=8000, n_mels=40), Vocabulary(("<b>", " ", "a", "b", "c")),
         torch.randn(40), torch.rand(40) + 0.5, CTCModel(CONFIG).state_dict(),
-        metadata={"epoch": 3}, decoding={"beam": 8},
+        metadata={"epoch": 3}, decoding=DecodeConfig(method="beam", beam_size=8),
     )  # fmt: skip
 
 
@@ -28,7 +29,7 @@ def test_round_trip_rebuilds_the_same_model(tmp_path):
     loaded = load_checkpoint(tmp_path / "m.pt")
     assert loaded.model_config == CONFIG and loaded.feature_config == ckpt.feature_config
     assert loaded.vocab == ckpt.vocab and loaded.metadata == {"epoch": 3}
-    assert loaded.decoding == {"beam": 8}
+    assert loaded.decoding == DecodeConfig(method="beam", beam_size=8)
     torch.testing.assert_close(loaded.mean, ckpt.mean)
     x, n = torch.randn(1, 20, 40), torch.tensor([20])
     torch.testing.assert_close(loaded.build_model()(x, n)[0], ckpt.build_model()(x, n)[0])

@@ -1,9 +1,9 @@
 import torch
 
-from asr.audio import load_audio
-from asr.data import DurationBatchSampler, Example, SpeechDataset, collate, speaker_means
-from asr.features import FeatureConfig, log_mel
+from asr.data import DurationBatchSampler, Example, SpeechDataset, collate
+from asr.features import FeatureConfig
 from asr.manifest import Utterance, read_manifest
+from asr.normalise import Normaliser
 from asr.text import Vocabulary
 
 from conftest import fsdd_sample
@@ -47,7 +47,9 @@ def test_dataset_and_collate_on_real_audio(fsdd, tmp_path):
     utts.append(Utterance(tmp_path / "gone.wav", 1.0, "one"))  # fails to load: skipped
     vocab = Vocabulary.from_texts(u.text for u in utts)
     features = FeatureConfig(sample_rate=8000, n_mels=40)
-    data = SpeechDataset(utts, vocab, features, torch.zeros(40), torch.ones(40))
+    data = SpeechDataset(
+        utts, vocab, features, Normaliser("global", torch.zeros(40), torch.ones(40))
+    )
     examples = [data[i] for i in range(len(data))]
     assert examples[-1] is None
     batch = collate(examples)
@@ -66,7 +68,7 @@ def test_augmentation_is_deterministic_per_epoch(fsdd, tmp_path):
     utts = read_manifest(fsdd_sample(fsdd, tmp_path / "m.jsonl", 2, {"theo"}))
     vocab = Vocabulary.from_texts(u.text for u in utts)
     data = SpeechDataset(
-        utts, vocab, FeatureConfig(), torch.zeros(80), torch.ones(80),
+        utts, vocab, FeatureConfig(), Normaliser("global", torch.zeros(80), torch.ones(80)),
         AugmentConfig(), SpecAugmentConfig(), seed=5,
     )  # fmt: skip
     a, b = data[0].feats, data[0].feats
@@ -87,23 +89,3 @@ def test_collate_pads():
     batch = collate(examples)
     assert batch.feats.shape == (2, 5, 2) and batch.lengths.tolist() == [3, 5]
     assert batch.targets.tolist() == [1, 2, 3] and batch.target_lengths.tolist() == [1, 2]
-
-
-def test_speaker_means_are_frame_weighted_per_speaker(fsdd, tmp_path):
-    """Each speaker's mean log-mel over all frames of their files; nothing unless the config
-    asks for speaker_mean; an unreadable file is skipped."""
-    manifest = fsdd_sample(fsdd, tmp_path / "m.jsonl", 10, {"theo", "george"})
-    utterances = read_manifest(manifest)
-    assert {u.speaker for u in utterances} == {"theo", "george"}
-    config = FeatureConfig(sample_rate=8000, n_mels=40, speaker_mean=True)
-    broken = tmp_path / "broken.wav"
-    broken.write_bytes(b"not audio")
-    means = speaker_means([*utterances, Utterance(broken, 1.0, "one", "theo")], config)
-    assert set(means) == {"theo", "george"}
-    for speaker, mean in means.items():
-        frames = torch.cat(
-            [log_mel(load_audio(u.audio_filepath, 8000), config) for u in utterances
-             if u.speaker == speaker]
-        )  # fmt: skip
-        torch.testing.assert_close(mean, frames.mean(0), atol=1e-4, rtol=0)
-    assert speaker_means(utterances, FeatureConfig(sample_rate=8000, n_mels=40)) == {}

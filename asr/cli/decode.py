@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
+from asr.decode_config import DecodeConfig
 
-__all__ = ["add_decoder_options", "add_lm", "add_tune", "decode_config_from", "emit_transcript"]
+DEFAULTS = DecodeConfig()  # option defaults come from the dataclass, never retyped
+
+__all__ = ["add_decoder_options", "add_lm", "add_tune", "decoding_overrides", "emit_transcript"]
 
 
 def add_decoder_options(p: argparse.ArgumentParser) -> None:
@@ -21,21 +24,31 @@ def add_decoder_options(p: argparse.ArgumentParser) -> None:
         "decoding", "defaults: the model's tuned settings (asr tune), else greedy"
     )
     g.add_argument("--decoder", choices=("greedy", "beam"), help="search (beam if --lm given)")
-    g.add_argument("--beam-size", type=int, help="hypotheses kept per frame (default 50)")
+    g.add_argument(
+        "--beam-size", type=int, help=f"hypotheses kept per frame (default {DEFAULTS.beam_size})"
+    )
     g.add_argument("--lm", type=Path, help="KenLM word model, ARPA or binary (asr lm writes one)")
     g.add_argument("--lexicon", type=Path, help="words the beam may output (asr lm --lexicon)")
-    g.add_argument("--lm-weight", type=float, help="LM score scale (default 2)")
-    g.add_argument("--word-score", type=float, help="bonus per word (default 0)")
-    g.add_argument("--beam-threshold", type=float, help="prune beams this far below the best")
+    g.add_argument(
+        "--lm-weight", type=float, help=f"LM score scale (default {DEFAULTS.lm_weight:g})"
+    )
+    g.add_argument(
+        "--word-score", type=float, help=f"bonus per word (default {DEFAULTS.word_score:g})"
+    )
+    g.add_argument(
+        "--beam-threshold", type=float,
+        help=f"prune beams this far below the best (default {DEFAULTS.beam_threshold:g})",
+    )  # fmt: skip
     g.add_argument("--nbest", type=int, help="hypotheses per file in JSON output (beam only)")
 
 
-def decode_config_from(args: argparse.Namespace, recognizer):
-    """The DecodeConfig the options ask for; a lexicon, an LM or N-best imply beam search."""
+def decoding_overrides(args: argparse.Namespace) -> dict:
+    """DecodeConfig fields the options set (None: the checkpoint's tuned value); a lexicon, an
+    LM or N-best imply beam search."""
     method = args.decoder
     if method is None and (args.lm or args.lexicon or (args.nbest or 1) > 1):
         method = "beam"
-    return recognizer.decode_config(
+    return dict(
         method=method,
         beam_size=args.beam_size,
         lm=args.lm,
@@ -121,7 +134,9 @@ def add_tune(sub, common: argparse.ArgumentParser) -> None:
         help="comma-separated grid (default -2,-1,0,1,2); write --word-scores=-1,0,1 when it "
         "starts with a minus",
     )  # fmt: skip
-    p.add_argument("--beam-size", type=int, default=50, help="hypotheses kept per frame")
+    p.add_argument(
+        "--beam-size", type=int, default=DEFAULTS.beam_size, help="hypotheses kept per frame"
+    )
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
     p.set_defaults(run=_run_tune)
 
@@ -134,7 +149,6 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _run_tune(args) -> int:
-    from asr.decoding.beam import DecodeConfig
     from asr.evaluation.tune import save_tuned, tune
     from asr.inference.recognizer import Recognizer
 

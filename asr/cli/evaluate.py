@@ -32,14 +32,13 @@ def add_evaluate(sub, common) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from asr.cli.decode import decode_config_from
+    from asr.cli.decode import decoding_overrides
     from asr.evaluation.evaluate import evaluate
     from asr.inference.recognizer import Recognizer, resolve_model
 
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)
-    recognizer = Recognizer.load(model_path, precision=args.precision)
-    recognizer.use_decoding(decode_config_from(args, recognizer))
+    recognizer = Recognizer.load(model_path, precision=args.precision, **decoding_overrides(args))
     results = evaluate(
         recognizer, args.manifest, args.out, args.batch_seconds, model_path,
         args.posteriorgrams, args.bootstrap, args.seed,

@@ -45,21 +45,18 @@ def add_transcribe(sub, common) -> None:
 def _run_transcribe(args) -> int:
     from tqdm import tqdm
 
-    from asr.cli.decode import decode_config_from, emit_transcript
+    from asr.cli.decode import decoding_overrides, emit_transcript
     from asr.inference.recognizer import Recognizer, resolve_model
 
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)
-    recognizer = Recognizer.load(model_path, precision=args.precision)
-    recognizer.use_decoding(decode_config_from(args, recognizer))
+    recognizer = Recognizer.load(model_path, precision=args.precision, **decoding_overrides(args))
     inputs = list(_expand_inputs(args.inputs))
-    paths = [utt.audio_filepath for utt in inputs]
     if args.one_speaker:
         inputs = [replace(utt, speaker="--one-speaker") for utt in inputs]
-    recognizer.use_speakers([utt for utt in inputs if utt.speaker is not None])
-    results = recognizer.transcribe(paths, args.batch_seconds, words=args.format != "txt")
+    results = recognizer.transcribe(inputs, args.batch_seconds, words=args.format != "txt")
     failed, taken = 0, set()
-    for result in tqdm(results, total=len(paths), desc="transcribe", unit="file", disable=None):
+    for result in tqdm(results, total=len(inputs), desc="transcribe", unit="file", disable=None):
         if result.error:
             failed += 1
             print(result.error, file=sys.stderr, flush=True)

@@ -9,7 +9,6 @@ flashlight's word boundary token "|", which ends every lexicon spelling.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import sys
@@ -21,6 +20,7 @@ from typing import Protocol
 
 from torch import Tensor
 
+from asr.decode_config import DecodeConfig
 from asr.decoding.greedy import greedy_decode
 from asr.decoding.lm import UNK, WORD_BOUNDARY
 from asr.errors import AsrError
@@ -28,58 +28,13 @@ from asr.text import SPACE, Vocabulary
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("greedy", "beam")
-
 __all__ = [
     "BeamDecoder",
-    "DecodeConfig",
     "Decoder",
     "GreedyDecoder",
     "Hypothesis",
     "build_decoder",
 ]
-
-
-@dataclass(frozen=True)
-class DecodeConfig:
-    method: str = "greedy"  # "greedy" (best path) or "beam"
-    beam_size: int = 50  # hypotheses kept after each frame
-    beam_size_token: int | None = None  # tokens tried per frame; None: the whole vocabulary
-    beam_threshold: float = 50.0  # prune hypotheses scoring this far below the frame's best
-    lexicon: Path | None = None  # flashlight lexicon; words outside it cannot be output
-    lm: Path | None = None  # KenLM word model (ARPA or binary); needs a lexicon
-    lm_weight: float = 2.0  # LM log-prob scale against the acoustic score
-    word_score: float = 0.0  # added per word; > 0 favours more, shorter words
-    nbest: int = 1  # hypotheses returned per utterance, best first
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise AsrError(f"decoding: method must be one of {METHODS}, got {self.method!r}")
-        if self.beam_size < 1 or self.nbest < 1:
-            raise AsrError("decoding: beam_size and nbest must be >= 1")
-        if self.nbest > self.beam_size:
-            raise AsrError(f"decoding: nbest {self.nbest} exceeds beam_size {self.beam_size}")
-        if self.method == "greedy" and (self.nbest > 1 or self.lm or self.lexicon):
-            raise AsrError("decoding: N-best, a lexicon and an LM need --decoder beam")
-        if self.lm is not None and self.lexicon is None:
-            raise AsrError(f"{self.lm}: a word LM needs a lexicon (asr lm --lexicon writes one)")
-
-    def to_dict(self) -> dict:
-        """Plain values (paths as strings) that a checkpoint can store and load safely."""
-        values = dataclasses.asdict(self)
-        for key in ("lexicon", "lm"):
-            values[key] = None if values[key] is None else str(values[key])
-        return values
-
-    @classmethod
-    def from_dict(cls, values: dict) -> DecodeConfig:
-        """From `to_dict` output (e.g. a checkpoint's `decoding`); unknown keys are ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        kept = {k: v for k, v in values.items() if k in names}
-        for key in ("lexicon", "lm"):
-            if kept.get(key) is not None:
-                kept[key] = Path(kept[key])
-        return cls(**kept)
 
 
 @dataclass(frozen=True)

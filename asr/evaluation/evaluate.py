@@ -19,6 +19,7 @@ from asr.evaluation.report import write_report
 from asr.evaluation.scoring import score_utterances
 from asr.inference.recognizer import Recognizer, Transcript
 from asr.manifest import Utterance, read_manifest
+from asr.normalise import Normaliser
 from asr.text import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -46,10 +47,10 @@ def evaluate(
     utterances = read_manifest(manifest)
     if not utterances:
         raise AsrError(f"{manifest}: no usable utterances to evaluate")
-    recognizer.use_speakers(utterances)
-    transcripts = _transcripts(recognizer, utterances, batch_seconds)
+    normaliser = recognizer.normaliser_for(utterances)  # speaker means, if the model uses them
+    transcripts = _transcripts(recognizer, utterances, batch_seconds, normaliser)
     rows = [_row(utt, t) for utt, t in zip(utterances, transcripts, strict=True)]
-    posteriors = _worst_posteriorgrams(recognizer, rows, posteriorgrams)
+    posteriors = _worst_posteriorgrams(recognizer, rows, posteriorgrams, normaliser)
     metadata = {
         "model": _model_identity(recognizer, model_path),
         "data": {"manifest": str(manifest), "sha256": _sha256(manifest), "count": len(rows)},
@@ -59,12 +60,14 @@ def evaluate(
 
 
 def _transcripts(
-    recognizer: Recognizer, utterances: list[Utterance], batch_seconds: float
+    recognizer: Recognizer,
+    utterances: list[Utterance],
+    batch_seconds: float,
+    normaliser: Normaliser,
 ) -> Iterator[Transcript]:
-    paths = [u.audio_filepath for u in utterances]
     yield from tqdm(
-        recognizer.transcribe(paths, batch_seconds), total=len(paths), desc="decode", unit="utt",
-        disable=None,
+        recognizer.transcribe(utterances, batch_seconds, normaliser=normaliser),
+        total=len(utterances), desc="decode", unit="utt", disable=None,
     )  # fmt: skip
 
 
@@ -82,7 +85,9 @@ def _row(utt: Utterance, transcript: Transcript) -> dict:
     return row
 
 
-def _worst_posteriorgrams(recognizer: Recognizer, rows: list[dict], count: int):
+def _worst_posteriorgrams(
+    recognizer: Recognizer, rows: list[dict], count: int, normaliser: Normaliser
+) -> list[Posteriorgram]:
     """CTC outputs of the `count` worst readable utterances, recomputed one by one (cheap)."""
     readable = [r for r in rows if "error" not in r]
     worst = worst_first(score_utterances(readable))[:count]
@@ -90,7 +95,8 @@ def _worst_posteriorgrams(recognizer: Recognizer, rows: list[dict], count: int):
     for i in worst:
         path = Path(readable[i]["audio_filepath"])
         wave = load_audio(path, recognizer.features.sample_rate)
-        log_probs, lengths = recognizer.log_probs([wave], [recognizer.file_means.get(path)])
+        speakers = [readable[i]["speaker"]]
+        log_probs, lengths = recognizer.log_probs([wave], speakers, normaliser)
         posteriors.append(
             Posteriorgram(
                 audio_filepath=readable[i]["audio_filepath"],

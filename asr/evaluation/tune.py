@@ -1,8 +1,8 @@
 """Tune beam search on a dev manifest: grid search of LM weight and word score by corpus WER.
 
 The acoustic model runs once; every grid point only re-decodes the kept log-probs. The best
-setting goes into the checkpoint's `decoding` dict, which `asr transcribe` and `asr evaluate`
-use unless told otherwise.
+setting becomes the checkpoint's `decoding` (a DecodeConfig), which `asr transcribe` and
+`asr evaluate` use unless told otherwise.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
 from asr.checkpoint import load_checkpoint, save_checkpoint
-from asr.decoding.beam import DecodeConfig, Decoder, build_decoder
+from asr.decode_config import DecodeConfig
+from asr.decoding.beam import Decoder, build_decoder
 from asr.errors import AsrError
 from asr.evaluation.scoring import score_utterances, total
 from asr.inference.recognizer import Recognizer
@@ -52,10 +53,9 @@ def dev_log_probs(
 ) -> tuple[list[Tensor], list[str]]:
     """Log-probs (time', vocab) and normalised reference of each readable utterance."""
     utterances = read_manifest(manifest)
-    recognizer.use_speakers(utterances)
-    paths = [u.audio_filepath for u in utterances]
     log_probs, refs = [], []
-    for utt, t in zip(utterances, recognizer.transcribe(paths, batch_seconds, True), strict=True):
+    transcripts = recognizer.transcribe(utterances, batch_seconds, keep_log_probs=True)
+    for utt, t in zip(utterances, transcripts, strict=True):
         if t.error or t.log_probs is None:  # unreadable, or long enough to be segmented
             logger.warning("%s: left out of tuning (%s)", utt.audio_filepath, t.error or "long")
             continue
@@ -133,6 +133,7 @@ def save_tuned(model: Path, out: Path, result: TuneResult, manifest: Path) -> No
         lm=None if result.best.lm is None else _beside(Path(result.best.lm), out),
         lexicon=None if result.best.lexicon is None else _beside(Path(result.best.lexicon), out),
     )
-    ckpt.decoding = {**best.to_dict(), "tuned_on": str(manifest), "tuned_wer": result.wer}
+    ckpt.decoding = best
+    ckpt.metadata = {**ckpt.metadata, "tuned": {"manifest": str(manifest), "wer": result.wer}}
     save_checkpoint(out, ckpt)
     logger.info("%s: decoding %s", out, ckpt.decoding)

@@ -20,8 +20,9 @@ from torch import Tensor, nn
 
 from asr.checkpoint import Checkpoint
 from asr.config import config_from_dict, config_to_dict
+from asr.decode_config import DecodeConfig
 from asr.errors import AsrError
-from asr.features import FeatureConfig
+from asr.features import FeatureConfig, upgrade_features
 from asr.inference.quantize import fold_batchnorm
 from asr.model import CTCModel, ModelConfig
 from asr.text import Vocabulary
@@ -101,7 +102,7 @@ def _metadata(ckpt: Checkpoint) -> dict:
         "vocab": list(ckpt.vocab.symbols),
         "mean": ckpt.mean.tolist(),
         "std": ckpt.std.tolist(),
-        "decoding": ckpt.decoding,
+        "decoding": config_to_dict(ckpt.decoding) if ckpt.decoding else {},
         "metadata": ckpt.metadata,
     }
 
@@ -149,12 +150,12 @@ def load_onnx(path: Path, threads: int | None = None) -> tuple[Checkpoint, OnnxM
     meta = json.loads(props[METADATA_KEY])
     ckpt = Checkpoint(
         model_config=config_from_dict(ModelConfig, meta["model_config"]),
-        feature_config=config_from_dict(FeatureConfig, meta["feature_config"]),
+        feature_config=config_from_dict(FeatureConfig, upgrade_features(meta["feature_config"])),
         vocab=Vocabulary(tuple(meta["vocab"])),
         mean=torch.tensor(meta["mean"]),
         std=torch.tensor(meta["std"]),
         state_dict={},
         metadata=meta.get("metadata", {}),
-        decoding=meta.get("decoding", {}),
+        decoding=config_from_dict(DecodeConfig, meta["decoding"]) if meta.get("decoding") else None,
     )
     return ckpt, OnnxModel(path, ckpt.model_config, threads)

@@ -12,15 +12,18 @@ from torch import Tensor
 
 from asr.audio import audio_duration, load_audio
 from asr.checkpoint import Checkpoint, load_checkpoint
-from asr.data import DurationBatchSampler, speaker_means
+from asr.config import config_to_dict
+from asr.data import DurationBatchSampler
+from asr.decode_config import DecodeConfig, with_overrides
 from asr.decoding.align import WordTiming, align_words
-from asr.decoding.beam import DecodeConfig, Decoder, Hypothesis, build_decoder
+from asr.decoding.beam import Decoder, Hypothesis, build_decoder
 from asr.errors import AsrError
-from asr.features import FeatureConfig, model_features
+from asr.features import FeatureConfig, log_mel
 from asr.inference.quantize import for_inference
 from asr.inference.segment import Segment, SegmentConfig, own_words, plan_segments, read_segment
 from asr.manifest import Utterance
 from asr.model import CTCModel
+from asr.normalise import Normaliser
 from asr.text import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -52,109 +55,97 @@ def resolve_model(path: Path | None) -> Path:
 
 
 class Recognizer:
-    """Model, vocabulary and feature pipeline from one checkpoint."""
+    """One checkpoint's model, vocabulary, normalisation and decoder, configured once."""
 
-    def __init__(self, ckpt: Checkpoint, device: str = "cpu", precision: str = "fp32", model=None):
-        """`model`: a ready stand-in for the checkpoint's weights, called like CTCModel
-        (e.g. `asr.inference.export.OnnxModel`); otherwise the checkpoint's network at
-        `precision`."""
+    def __init__(
+        self,
+        ckpt: Checkpoint,
+        decoding: DecodeConfig | None = None,
+        segments: SegmentConfig | None = None,
+        device: str = "cpu",
+        precision: str = "fp32",
+        model=None,
+    ):
+        """`decoding`: None for the checkpoint's tuned settings (greedy when it has none).
+        `segments`: how files longer than `segments.max_seconds` are cut (None: defaults).
+        `model`: a ready stand-in for the checkpoint's weights, called like CTCModel (e.g.
+        `asr.inference.export.OnnxModel`); otherwise the checkpoint's network at `precision`."""
         if precision == "int8" and device != "cpu":
             raise AsrError(f"int8 inference runs on the CPU only, not on {device}")
         self.checkpoint = ckpt
-        self.precision = precision
         if model is None:
             model = for_inference(ckpt.build_model(), precision)
         self.model: CTCModel = model.to(device)
         self.vocab: Vocabulary = ckpt.vocab
         self.features: FeatureConfig = ckpt.feature_config
-        self.mean, self.std = ckpt.mean.to(device), ckpt.std.to(device)
+        self.normaliser: Normaliser = ckpt.normaliser  # no speaker means: see normaliser_for
         self.device = device
-        # Set by use_decoding; until then the checkpoint's tuned settings (greedy when it has none).
-        self.decoding: DecodeConfig | None = None
-        self._decoder: Decoder | None = None
-        self.segments = SegmentConfig()  # files longer than max_seconds are segmented
-        # File -> its speaker's mean log-mel (n_mels,), for models trained with speaker_mean;
-        # set by use_speakers, and any file not in it is normalised by its own mean.
-        self.file_means: dict[Path, Tensor] = {}
+        self.decoding: DecodeConfig = decoding or ckpt.decoding or DecodeConfig()
+        self.decoder: Decoder = build_decoder(self.decoding, self.vocab)  # LM loaded once
+        self.segments = segments or SegmentConfig()
 
     @classmethod
-    def load(cls, path: Path, device: str = "cpu", precision: str = "fp32") -> Recognizer:
-        """A checkpoint, or an `asr export`ed .onnx file (run by onnxruntime, as exported)."""
+    def load(
+        cls, path: Path, device: str = "cpu", precision: str = "fp32", **decoding
+    ) -> Recognizer:
+        """A checkpoint, or an `asr export`ed .onnx file (run by onnxruntime, as exported).
+        `decoding`: DecodeConfig fields overriding the checkpoint's tuned ones (None: keep)."""
         if Path(path).suffix == ".onnx":
             from asr.inference.export import load_onnx  # onnxruntime is an optional dependency
 
             ckpt, model = load_onnx(path)
-            return cls(ckpt, device, model=model)
-        return cls(load_checkpoint(path), device, precision)
+            return cls(ckpt, with_overrides(ckpt.decoding, **decoding), device=device, model=model)
+        ckpt = load_checkpoint(path)
+        return cls(
+            ckpt, with_overrides(ckpt.decoding, **decoding), device=device, precision=precision
+        )
 
     @property
     def frame_shift(self) -> float:
         """Seconds per output frame."""
         return self.features.hop_ms / 1000 * self.model.config.time_stride
 
-    def use_speakers(self, utterances: Sequence[Utterance]) -> None:
-        """Normalise each of these files by its speaker's mean over all of them, when the model
-        was trained with speaker_mean (a pass over their audio); otherwise nothing to do."""
-        # An unreadable file is skipped quietly: transcribing it reports it, once.
-        means = speaker_means(utterances, self.features, warn=False)
-        self.file_means = {
-            Path(u.audio_filepath): means[u.speaker] for u in utterances if u.speaker in means
-        }
+    def normaliser_for(self, utterances: Sequence[Utterance]) -> Normaliser:
+        """The normaliser for these files: with their speakers' means when the model normalises
+        by speaker (a pass over their audio), else the checkpoint's."""
+        return self.normaliser.for_speakers(utterances, self.features)
 
     def features_of(
-        self, waves: Sequence[Tensor], means: Sequence[Tensor | None] | None = None
+        self,
+        waves: Sequence[Tensor],
+        speakers: Sequence[str | None] | None = None,
+        normaliser: Normaliser | None = None,
     ) -> tuple[Tensor, Tensor]:
         """waves: list of (samples,) -> normalised feats (batch, time, n_mels), lengths (batch,).
 
-        means: each wave's speaker's mean log-mel (n_mels,), or None for its own mean."""
+        speakers: each wave's speaker, whose mean `normaliser` (default: the checkpoint's, with
+        no speaker means) subtracts when the model normalises by speaker."""
+        normaliser = normaliser or self.normaliser
+        speakers = speakers or [None] * len(waves)
         lengths = torch.tensor([self.features.num_frames(len(w)) for w in waves])
         feats = torch.zeros(len(waves), int(lengths.max()), self.features.n_mels)
-        mean, std = self.mean.cpu(), self.std.cpu()
-        for i, wave in enumerate(waves):
+        for i, (wave, speaker) in enumerate(zip(waves, speakers, strict=True)):
             # Normalise before padding: padding stays 0, as in training batches and as the
             # conv's own zero padding of a file alone, so a file's text never depends on its
             # batch-mates.
-            spk_mean = means[i] if means else None
-            feats[i, : lengths[i]] = model_features(wave, self.features, mean, std, spk_mean)
+            feats[i, : lengths[i]] = normaliser(log_mel(wave, self.features), speaker)
         return feats, lengths
 
     @torch.inference_mode()
     def log_probs(
-        self, waves: Sequence[Tensor], means: Sequence[Tensor | None] | None = None
+        self,
+        waves: Sequence[Tensor],
+        speakers: Sequence[str | None] | None = None,
+        normaliser: Normaliser | None = None,
     ) -> tuple[Tensor, Tensor]:
         """waves: list of (samples,) -> log-probs (batch, time', vocab), lengths (batch,)."""
-        feats, lengths = self.features_of(waves, means)
+        feats, lengths = self.features_of(waves, speakers, normaliser)
         log_probs, out_lengths = self.model(feats.to(self.device), lengths)
         return log_probs.cpu(), out_lengths.cpu()
 
-    def decode_config(self, **overrides) -> DecodeConfig:
-        """The checkpoint's tuned decoding settings with the non-None `overrides` applied.
-
-        Asking for greedy drops the tuned beam's LM and lexicon rather than refusing them.
-        """
-        values = {
-            **self.checkpoint.decoding,
-            **{k: v for k, v in overrides.items() if v is not None},
-        }
-        if values.get("method", "greedy") == "greedy":
-            values = {"method": "greedy"}
-        return DecodeConfig.from_dict(values)
-
-    def use_decoding(self, config: DecodeConfig) -> None:
-        """Decode with `config` from now on (loads the lexicon and LM once)."""
-        self._decoder = build_decoder(config, self.vocab)
-        self.decoding = config
-
-    @property
-    def decoder(self) -> Decoder:
-        if self._decoder is None:
-            self.use_decoding(self.decode_config())
-        return self._decoder
-
     def decoding_settings(self) -> dict:
         """How transcripts are decoded, as recorded in evaluation reports."""
-        config = self.decoding or self.decode_config()
-        return {"decoder": config.method, **config.to_dict()}
+        return {"decoder": self.decoding.method, **config_to_dict(self.decoding)}
 
     def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
         """log_probs (batch, time', vocab), lengths (batch,) -> best texts."""
@@ -162,10 +153,11 @@ class Recognizer:
 
     def transcribe(
         self,
-        paths: Iterable[Path],
+        inputs: Iterable[Path | Utterance],
         batch_seconds: float = 120.0,
         keep_log_probs: bool = False,
         words: bool = False,
+        normaliser: Normaliser | None = None,
     ) -> Iterator[Transcript]:
         """Transcripts in input order; a file that fails yields a Transcript with `error` set.
 
@@ -173,25 +165,41 @@ class Recognizer:
         memory does not grow with the number of files. A file longer than
         `segments.max_seconds` is streamed in segments cut at pauses (`asr.inference.segment`),
         so any length fits in memory; its words are always timed. `words` times the others too.
+        Utterances carry speakers: a model that normalises by speaker gets their means from
+        `normaliser`, by default `normaliser_for(inputs)`.
         """
-        chunk: list[Path] = []
-        for path in paths:
-            chunk.append(Path(path))
+        utterances: Iterable[Utterance] = (_utterance(x) for x in inputs)
+        if normaliser is None and self.normaliser.mode == "speaker":
+            utterances = list(utterances)  # a speaker's mean needs all of their files first
+            normaliser = self.normaliser_for(utterances)
+        normaliser = normaliser or self.normaliser
+        chunk: list[Utterance] = []
+        for utt in utterances:
+            chunk.append(utt)
             if len(chunk) == CHUNK_FILES:
-                yield from self._transcribe_chunk(chunk, batch_seconds, keep_log_probs, words)
+                yield from self._transcribe_chunk(
+                    chunk, batch_seconds, keep_log_probs, words, normaliser
+                )
                 chunk = []
         if chunk:
-            yield from self._transcribe_chunk(chunk, batch_seconds, keep_log_probs, words)
+            yield from self._transcribe_chunk(
+                chunk, batch_seconds, keep_log_probs, words, normaliser
+            )
 
     def _transcribe_chunk(
-        self, paths: list[Path], batch_seconds: float, keep_log_probs: bool, words: bool
+        self,
+        utterances: list[Utterance],
+        batch_seconds: float,
+        keep_log_probs: bool,
+        words: bool,
+        normaliser: Normaliser,
     ) -> list[Transcript]:
-        results = [Transcript(p) for p in paths]
+        results = [Transcript(Path(u.audio_filepath)) for u in utterances]
         waves: dict[int, Tensor] = {}
         for i, result in enumerate(results):
             try:
                 if self._is_long(result.path):
-                    self._transcribe_long(result, batch_seconds)
+                    self._transcribe_long(result, batch_seconds, utterances[i].speaker, normaliser)
                     continue
                 waves[i] = load_audio(result.path, self.features.sample_rate)
                 result.duration = len(waves[i]) / self.features.sample_rate
@@ -200,8 +208,8 @@ class Recognizer:
         loaded = list(waves)
         sampler = DurationBatchSampler([results[i].duration for i in loaded], batch_seconds)
         for batch in ([loaded[j] for j in b] for b in sampler):
-            means = [self.file_means.get(results[i].path) for i in batch]
-            log_probs, lengths = self.log_probs([waves[i] for i in batch], means)
+            speakers = [utterances[i].speaker for i in batch]
+            log_probs, lengths = self.log_probs([waves[i] for i in batch], speakers, normaliser)
             hyps = self.decoder(log_probs, lengths)
             for i, nbest, lp, n in zip(batch, hyps, log_probs, lengths, strict=True):
                 result = results[i]
@@ -220,15 +228,16 @@ class Recognizer:
         except AsrError:
             return False  # load_audio names the problem more precisely
 
-    def _transcribe_long(self, result: Transcript, batch_seconds: float) -> None:
+    def _transcribe_long(
+        self, result: Transcript, batch_seconds: float, speaker: str | None, normaliser: Normaliser
+    ) -> None:
         """Decode segment batches in order; keep each segment's own words (absolute times)."""
         segments, result.duration = plan_segments(result.path, self.segments)
         logger.info("%s: %.0f s in %d segments", result.path, result.duration, len(segments))
         result.words = []
         for group in _batches(segments, batch_seconds):
             waves = [read_segment(result.path, s, self.features.sample_rate) for s in group]
-            spk_mean = self.file_means.get(result.path)
-            log_probs, lengths = self.log_probs(waves, [spk_mean] * len(waves))
+            log_probs, lengths = self.log_probs(waves, [speaker] * len(waves), normaliser)
             hyps = self.decoder(log_probs, lengths)
             for seg, nbest, lp, n in zip(group, hyps, log_probs, lengths, strict=True):
                 timed = align_words(
@@ -236,6 +245,11 @@ class Recognizer:
                 )
                 result.words.extend(own_words(timed, seg))
         result.text = " ".join(w.word for w in result.words)
+
+
+def _utterance(item: Path | Utterance) -> Utterance:
+    """A bare path is a file of unknown speaker."""
+    return item if isinstance(item, Utterance) else Utterance(Path(item), 0.0, "")
 
 
 def _batches(segments: list[Segment], batch_seconds: float) -> Iterator[list[Segment]]:

@@ -65,19 +65,20 @@ def test_transcribe_all_good_exits_0(trained, capsys):
 
 
 def test_transcribe_groups_files_by_speaker(trained, tmp_path, monkeypatch, capsys):
-    """A manifest's speakers group its files for a speaker_mean model; --one-speaker puts every
-    input, folders included, in one group; plain files are on their own."""
+    """A manifest's speakers group its files for a model that normalises by speaker;
+    --one-speaker puts every input, folders included, in one group; plain files are on their
+    own."""
     from asr.inference.recognizer import Recognizer
 
     exp, manifest = trained
     grouped = []
-    use_speakers = Recognizer.use_speakers
+    transcribe = Recognizer.transcribe
 
-    def spy(self, utterances):
-        grouped.append(sorted((str(u.audio_filepath), u.speaker) for u in utterances))
-        return use_speakers(self, utterances)
+    def spy(self, inputs, *args, **kwargs):
+        grouped.append(sorted((str(u.audio_filepath), u.speaker) for u in inputs if u.speaker))
+        return transcribe(self, inputs, *args, **kwargs)
 
-    monkeypatch.setattr(Recognizer, "use_speakers", spy)
+    monkeypatch.setattr(Recognizer, "transcribe", spy)
     utterances = [json.loads(line) for line in manifest.read_text().splitlines()[:3]]
     part = tmp_path / "part.jsonl"
     part.write_text("".join(json.dumps(u) + "\n" for u in utterances))

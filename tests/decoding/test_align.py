@@ -6,7 +6,6 @@ import torch
 
 from asr.audio import load_audio
 from asr.decoding.align import align_words
-from asr.decoding.beam import DecodeConfig
 from asr.inference.recognizer import Recognizer
 from asr.text import Vocabulary
 
@@ -55,10 +54,9 @@ def test_word_boundaries_of_the_reference_match_the_clips(connected, joined):
 
 def test_transcribe_times_the_decoded_words(connected, joined, tmp_path):
     path, bounds = joined
-    recognizer = Recognizer.load(connected)
     lexicon = tmp_path / "digits.lex"
     lexicon.write_text("".join(f"{w}\t{' '.join(w)} |\n" for w in DIGITS))
-    recognizer.use_decoding(DecodeConfig(method="beam", lexicon=lexicon))
+    recognizer = Recognizer.load(connected, method="beam", lexicon=lexicon)
     result = next(recognizer.transcribe([path], words=True))
     assert result.text == " ".join(w.word for w in result.words)
     # the tiny model may miss a word; every word it gets right must sit on its clip

@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from asr.decoding.beam import BeamDecoder, DecodeConfig, GreedyDecoder
+from asr.checkpoint import load_checkpoint
+from asr.config import config_from_dict, config_to_dict
+from asr.decode_config import DecodeConfig
+from asr.decoding.beam import BeamDecoder, GreedyDecoder
 from asr.decoding.greedy import greedy_decode
 from asr.decoding.lm import LMConfig, build_arpa, read_words, write_lexicon
 from asr.errors import AsrError
@@ -57,9 +60,9 @@ def test_config_round_trips_through_plain_dict():
     config = DecodeConfig(
         method="beam", lexicon=Path("a.lex"), lm=Path("a.arpa"), lm_weight=0.5, nbest=2
     )
-    values = config.to_dict()
+    values = config_to_dict(config)
     assert values["lm"] == "a.arpa" and isinstance(values["lexicon"], str)
-    assert DecodeConfig.from_dict({**values, "tuned_wer": 0.1}) == config
+    assert config_from_dict(DecodeConfig, {**values, "tuned_wer": 0.1}) == config
 
 
 def test_greedy_decoder_matches_best_path():
@@ -120,13 +123,13 @@ def test_kenlm_loading_chatter_goes_to_the_debug_log_not_stderr(tmp_path, capfd,
 def test_beam_with_digit_lm_beats_greedy_on_unheard_recordings(connected, digit_lm, held_out):
     files, refs = held_out
     arpa, lexicon = digit_lm
-    recognizer = Recognizer.load(connected)
+    ckpt = load_checkpoint(connected)
     wers = {}
     for name, config in {
         "greedy": DecodeConfig(),
         "beam+lm": DecodeConfig(method="beam", lexicon=lexicon, lm=arpa, lm_weight=1.0),
     }.items():
-        recognizer.use_decoding(config)
+        recognizer = Recognizer(ckpt, config)
         wers[name] = corpus_rates(refs, [t.text for t in recognizer.transcribe(files)])[0]
     assert wers["greedy"] > 0.1  # the tiny model runs words together and misspells them
     assert wers["beam+lm"] < wers["greedy"] / 2
@@ -135,8 +138,7 @@ def test_beam_with_digit_lm_beats_greedy_on_unheard_recordings(connected, digit_
 
 def test_nbest_on_real_audio_starts_with_the_transcript(connected, digit_lm, held_out):
     arpa, lexicon = digit_lm
-    recognizer = Recognizer.load(connected)
-    recognizer.use_decoding(DecodeConfig(method="beam", lexicon=lexicon, lm=arpa, nbest=3))
+    recognizer = Recognizer.load(connected, method="beam", lexicon=lexicon, lm=arpa, nbest=3)
     result = next(recognizer.transcribe(held_out[0][:1]))
     assert len(result.nbest) == 3
     assert result.nbest[0].text == result.text

@@ -39,15 +39,16 @@ def test_tune_stores_the_best_grid_point_in_the_checkpoint(
     rows = [line for line in capsys.readouterr().out.splitlines() if "WER" in line]
     assert len(rows) == 4
     wers = [float(row.split("WER ")[1].rstrip("%")) for row in rows]
-    decoding = load_checkpoint(out).decoding
-    assert decoding["method"] == "beam" and decoding["beam_size"] == 20
-    assert decoding["lm"] == str(arpa.resolve())
-    assert 100 * decoding["tuned_wer"] == pytest.approx(min(wers), abs=0.01)
-    assert (decoding["lm_weight"], decoding["word_score"]) in {(0, -1), (0, 1), (2, -1), (2, 1)}
-    assert load_checkpoint(connected).decoding == {}  # --out leaves the original alone
+    tuned = load_checkpoint(out)
+    decoding = tuned.decoding
+    assert decoding.method == "beam" and decoding.beam_size == 20
+    assert decoding.lm == arpa.resolve()
+    assert 100 * tuned.metadata["tuned"]["wer"] == pytest.approx(min(wers), abs=0.01)
+    assert (decoding.lm_weight, decoding.word_score) in {(0, -1), (0, 1), (2, -1), (2, 1)}
+    assert load_checkpoint(connected).decoding is None  # --out leaves the original alone
     recognizer = Recognizer.load(out)
     assert recognizer.decoding_settings()["decoder"] == "beam"  # the tuned setting is the default
-    assert recognizer.decode_config(method="greedy").lm is None
+    assert Recognizer.load(out, method="greedy").decoding.lm is None
 
 
 def test_decode_benchmark_rows(connected, lm_files, dev):

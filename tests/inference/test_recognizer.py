@@ -6,6 +6,7 @@ import json
 import torch
 
 from asr.audio import load_audio
+from asr.checkpoint import load_checkpoint
 from asr.inference.recognizer import Recognizer
 from asr.manifest import read_manifest
 
@@ -31,18 +32,20 @@ def test_padding_frames_of_features_are_zero(trained):
 
 
 def test_files_are_normalised_by_their_speakers_mean(trained):
-    """A model trained with speaker_mean: after use_speakers, transcribe feeds each file its
-    speaker's mean over the given files, as log_probs does when handed that mean."""
+    """A model that normalises by speaker: transcribe feeds each utterance its speaker's mean
+    over the given utterances, as log_probs does when handed that normaliser; bare paths (no
+    speaker) fall back to their own means."""
     exp, manifest = trained
-    recognizer = Recognizer.load(exp / "best.pt")
-    recognizer.features = dataclasses.replace(recognizer.features, speaker_mean=True)
+    ckpt = load_checkpoint(exp / "best.pt")
+    ckpt.feature_config = dataclasses.replace(ckpt.feature_config, normalisation="speaker")
+    recognizer = Recognizer(ckpt)
     utterances = read_manifest(manifest)[:4]
     paths = [u.audio_filepath for u in utterances]
     alone = [t.log_probs for t in recognizer.transcribe(paths, keep_log_probs=True)]
-    recognizer.use_speakers(utterances)
-    assert set(recognizer.file_means) == set(paths)
-    by_speaker = [t.log_probs for t in recognizer.transcribe(paths, keep_log_probs=True)]
+    normaliser = recognizer.normaliser_for(utterances)
+    assert set(normaliser.speaker_means) == {u.speaker for u in utterances}
+    by_speaker = [t.log_probs for t in recognizer.transcribe(utterances, keep_log_probs=True)]
     wave = load_audio(paths[0], recognizer.features.sample_rate)
-    expected, n = recognizer.log_probs([wave], [recognizer.file_means[paths[0]]])
+    expected, n = recognizer.log_probs([wave], [utterances[0].speaker], normaliser)
     torch.testing.assert_close(by_speaker[0], expected[0, : n[0]], atol=1e-4, rtol=0)
     assert not torch.allclose(by_speaker[0], alone[0], atol=1e-2)

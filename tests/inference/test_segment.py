@@ -11,8 +11,9 @@ import soundfile as sf
 import torch
 
 from asr.audio import load_audio
+from asr.checkpoint import load_checkpoint
+from asr.decode_config import DecodeConfig
 from asr.decoding.align import WordTiming
-from asr.decoding.beam import DecodeConfig
 from asr.evaluation.tune import corpus_rates
 from asr.inference.recognizer import Recognizer
 from asr.inference.segment import SegmentConfig, find_cuts, own_words, plan_segments, read_segment
@@ -75,9 +76,11 @@ def test_minutes_of_speech_lose_and_repeat_no_words_at_seams(fsdd, connected, tm
     clips = clips[:260]
     path = tmp_path / "long.wav"
     bounds = concatenate(clips, path, 16000, (0.15, 0.45), seed=5)
-    recognizer = Recognizer.load(connected)
-    recognizer.segments = SegmentConfig(max_seconds=4.0, min_seconds=2.0)
-    recognizer.use_decoding(DecodeConfig(method="beam", lexicon=_lexicon(tmp_path / "d.lex")))
+    recognizer = Recognizer(
+        load_checkpoint(connected),
+        DecodeConfig(method="beam", lexicon=_lexicon(tmp_path / "d.lex")),
+        SegmentConfig(max_seconds=4.0, min_seconds=2.0),
+    )
     long = next(recognizer.transcribe([path]))
     assert long.error is None and long.duration > 150
     segments, _ = plan_segments(path, recognizer.segments)
@@ -102,9 +105,7 @@ import json, resource, sys, time, torch
 torch.set_num_threads(1)
 from pathlib import Path
 from asr.inference.recognizer import Recognizer
-from asr.decoding.beam import DecodeConfig
-recognizer = Recognizer.load(Path(sys.argv[1]))
-recognizer.use_decoding(DecodeConfig(method="beam", lexicon=Path(sys.argv[3])))
+recognizer = Recognizer.load(Path(sys.argv[1]), method="beam", lexicon=Path(sys.argv[3]))
 start = time.perf_counter()
 result = next(recognizer.transcribe([Path(sys.argv[2])]))
 print(json.dumps({

@@ -1,0 +1,51 @@
+"""DecodeConfig: how CTC outputs become words. In the core because a checkpoint carries its tuned
+settings (`asr tune`); the decoders that read it live in `asr.decoding`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from asr.errors import AsrError
+
+METHODS = ("greedy", "beam")
+
+__all__ = ["METHODS", "DecodeConfig", "with_overrides"]
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    method: str = "greedy"  # "greedy" (best path) or "beam"
+    beam_size: int = 50  # hypotheses kept after each frame
+    beam_size_token: int | None = None  # tokens tried per frame; None: the whole vocabulary
+    beam_threshold: float = 50.0  # prune hypotheses scoring this far below the frame's best
+    lexicon: Path | None = None  # flashlight lexicon; words outside it cannot be output
+    lm: Path | None = None  # KenLM word model (ARPA or binary); needs a lexicon
+    lm_weight: float = 2.0  # LM log-prob scale against the acoustic score
+    word_score: float = 0.0  # added per word; > 0 favours more, shorter words
+    nbest: int = 1  # hypotheses returned per utterance, best first
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise AsrError(f"decoding: method must be one of {METHODS}, got {self.method!r}")
+        if self.beam_size < 1 or self.nbest < 1:
+            raise AsrError("decoding: beam_size and nbest must be >= 1")
+        if self.nbest > self.beam_size:
+            raise AsrError(f"decoding: nbest {self.nbest} exceeds beam_size {self.beam_size}")
+        if self.method == "greedy" and (self.nbest > 1 or self.lm or self.lexicon):
+            raise AsrError("decoding: N-best, a lexicon and an LM need --decoder beam")
+        if self.lm is not None and self.lexicon is None:
+            raise AsrError(f"{self.lm}: a word LM needs a lexicon (asr lm --lexicon writes one)")
+
+
+def with_overrides(tuned: DecodeConfig | None, **overrides) -> DecodeConfig:
+    """A checkpoint's tuned settings (greedy when it has none) with the non-None `overrides`.
+
+    Asking for greedy drops the tuned beam's LM and lexicon rather than refusing them.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(given) - {f.name for f in fields(DecodeConfig)}
+    if unknown:
+        raise AsrError(f"decoding: unknown settings {', '.join(sorted(unknown))}")
+    values = {**asdict(tuned or DecodeConfig()), **given}
+    return DecodeConfig() if values["method"] == "greedy" else DecodeConfig(**values)

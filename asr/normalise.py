@@ -1,0 +1,155 @@
+"""Feature normalisation as one object: what is subtracted from each utterance's log-mels, then
+the training set's per-bin mean and std (global CMVN).
+
+`FeatureConfig.normalisation` chooses what comes off first:
+- "global": nothing; only the training-set statistics.
+- "utterance": the utterance's own per-bin mean (gain and channel invariance: a gain or a fixed
+  channel response is an additive per-bin constant in the log domain).
+- "speaker": the speaker's per-bin mean over all their utterances in the manifest at hand
+  (Kaldi's CMN by utt2spk): a short word's own mean removes part of the word too. An utterance
+  with no speaker (a file given alone) falls back to its own mean.
+
+A `Normaliser` is built once: by `fit_normaliser` on the training set, or from a checkpoint's
+statistics, and `for_speakers` adds the speaker means of the utterances about to be processed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from asr.audio import load_audio
+from asr.errors import AsrError
+from asr.features import NORMALISATIONS, FeatureConfig, log_mel
+from asr.manifest import Utterance
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Normaliser", "StatsAccumulator", "fit_normaliser"]
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    mode: str  # one of NORMALISATIONS: what each utterance loses before the global statistics
+    mean: Tensor  # (n_mels,) training-set mean of the features after that subtraction
+    std: Tensor  # (n_mels,)
+    speaker_means: Mapping[str, Tensor] = field(default_factory=dict)  # speaker -> (n_mels,)
+
+    def __post_init__(self) -> None:
+        if self.mode not in NORMALISATIONS:
+            raise AsrError(f"normalisation must be one of {NORMALISATIONS}, got {self.mode!r}")
+
+    def centre(self, feats: Tensor, speaker: str | None = None) -> Tensor:
+        """log-mels (time, n_mels) less their speaker's or their own mean, as `mode` says: what
+        the global statistics are computed on."""
+        if self.mode == "global":
+            return feats
+        if self.mode == "speaker" and speaker in self.speaker_means:
+            return feats - self.speaker_means[speaker]
+        return feats - feats.mean(0)
+
+    def __call__(self, feats: Tensor, speaker: str | None = None) -> Tensor:
+        """log-mels (time, n_mels) -> the model's input (time, n_mels)."""
+        return (self.centre(feats, speaker) - self.mean) / self.std
+
+    def for_speakers(self, utterances: Sequence[Utterance], config: FeatureConfig) -> Normaliser:
+        """This normaliser with the speaker means of `utterances` (one pass over their audio,
+        transcripts unused, so a test speaker's mean comes from their test audio as Kaldi's CMN
+        does); itself unless mode is "speaker". Unreadable files are skipped quietly: whoever
+        processes them reports them."""
+        if self.mode != "speaker":
+            return self
+        stats: dict[str, StatsAccumulator] = {}
+        labelled = [u for u in utterances if u.speaker is not None]
+        for utt, wave in _readable_waves(labelled, config, "speaker means", warn=False):
+            acc = stats.setdefault(utt.speaker, StatsAccumulator(config.n_mels))
+            acc.add(log_mel(wave, config))
+        return replace(self, speaker_means={s: acc.result()[0] for s, acc in stats.items()})
+
+
+def fit_normaliser(
+    utterances: Sequence[Utterance], config: FeatureConfig, max_utterances: int | None = None
+) -> Normaliser:
+    """The training set's normaliser, statistics and speaker means from one pass over its audio.
+
+    Each group (the whole set, an utterance, or a speaker, as config.normalisation says) keeps
+    its own frame sums; the statistics after subtracting each group's mean follow from them, so
+    the audio is read once. "global" and "utterance" read a spread subset of at most
+    `max_utterances`; "speaker" reads every utterance, as a speaker's mean needs them all.
+    """
+    mode = config.normalisation
+    if mode != "speaker" and max_utterances:
+        utterances = utterances[:: max(1, math.ceil(len(utterances) / max_utterances))]
+    groups: dict[object, StatsAccumulator] = {}
+    for index, (utt, wave) in enumerate(_readable_waves(utterances, config, "feature stats")):
+        key = _group(mode, utt, index)
+        groups.setdefault(key, StatsAccumulator(config.n_mels)).add(log_mel(wave, config))
+    if not groups:
+        raise AsrError("no readable audio to compute feature statistics from")
+    count = sum(g.count for g in groups.values())
+    total = torch.zeros(config.n_mels, dtype=torch.float64)
+    squares = torch.zeros(config.n_mels, dtype=torch.float64)
+    for g in groups.values():
+        # Frames of group g less the group mean m: sum x - n m and sum x^2 - 2 m sum x + n m^2.
+        m = g.total / g.count if mode != "global" else torch.zeros_like(g.total)
+        total += g.total - g.count * m
+        squares += g.squares - 2 * m * g.total + g.count * m.square()
+    mean = total / count
+    std = (squares / count - mean.square()).clamp(min=1e-8).sqrt()
+    speakers = {}
+    if mode == "speaker":
+        speakers = {k: (g.total / g.count).float() for k, g in groups.items() if isinstance(k, str)}
+    return Normaliser(mode, mean.float(), std.float(), speakers)
+
+
+def _group(mode: str, utt: Utterance, index: int) -> object:
+    """Whose mean an utterance loses: nobody's (one group), its own, or its speaker's."""
+    if mode == "global":
+        return None
+    if mode == "speaker" and utt.speaker is not None:
+        return utt.speaker
+    return index  # its own group; never equal to a speaker name (a str)
+
+
+class StatsAccumulator:
+    """Running per-bin mean and std over many utterances (float64 sums, so order-independent)."""
+
+    def __init__(self, n_mels: int):
+        self.count = 0
+        self.total = torch.zeros(n_mels, dtype=torch.float64)
+        self.squares = torch.zeros(n_mels, dtype=torch.float64)
+
+    def add(self, feats: Tensor) -> None:
+        """feats (time, n_mels)."""
+        feats = feats.double()
+        self.count += feats.shape[0]
+        self.total += feats.sum(0)
+        self.squares += feats.square().sum(0)
+
+    def result(self) -> tuple[Tensor, Tensor]:
+        """(mean, std), each (n_mels,) float32."""
+        if self.count == 0:
+            raise ValueError("no frames accumulated")
+        mean = self.total / self.count
+        var = (self.squares / self.count - mean.square()).clamp(min=1e-8)
+        return mean.float(), var.sqrt().float()
+
+
+def _readable_waves(
+    utterances: Sequence[Utterance], config: FeatureConfig, desc: str, warn: bool = True
+) -> Iterator[tuple[Utterance, Tensor]]:
+    """(utterance, wave (samples,)) for each utterance whose audio loads, with progress; one
+    that does not is skipped, with a warning if `warn`."""
+    for utt in tqdm(utterances, desc=desc, unit="utt", disable=None):
+        try:
+            wave = load_audio(utt.audio_filepath, config.sample_rate)
+        except AsrError as err:
+            (logger.warning if warn else logger.debug)("skipped: %s", err)
+            continue
+        yield utt, wave
