@@ -5,28 +5,20 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
-from asr.evaluation.scoring import EditCounts, UtteranceScore, total
+from asr.evaluation.scoring import EditCounts, Rates, UtteranceScore, total
 
 UNKNOWN_SPEAKER = "(unknown)"  # group name for utterances whose manifest gives no speaker
 LENGTH_EDGES = (0.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0)  # seconds; the last bin is open-ended
 
 
 @dataclass(frozen=True)
-class GroupScore:
+class GroupScore(Rates):
     """Corpus-level counts of one group of utterances."""
 
     name: str
     num_utterances: int
     words: EditCounts
     chars: EditCounts
-
-    @property
-    def wer(self) -> float:
-        return self.words.rate
-
-    @property
-    def cer(self) -> float:
-        return self.chars.rate
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,23 @@ class AlignedToken:
     hyp: str | None  # GAP for a deletion
 
 
+class Rates:
+    """WER and CER of anything holding word and character EditCounts."""
+
+    words: EditCounts
+    chars: EditCounts
+
+    @property
+    def wer(self) -> float:
+        return self.words.rate
+
+    @property
+    def cer(self) -> float:
+        return self.chars.rate
+
+
 @dataclass(frozen=True)
-class UtteranceScore:
+class UtteranceScore(Rates):
     """Word and character scores of one utterance, with its word alignment."""
 
     audio_filepath: str
@@ -76,14 +91,6 @@ class UtteranceScore:
     words: EditCounts
     chars: EditCounts
     alignment: tuple[AlignedToken, ...]  # word level, reference order
-
-    @property
-    def wer(self) -> float:
-        return self.words.rate
-
-    @property
-    def cer(self) -> float:
-        return self.chars.rate
 
 
 def error_rate(errors: int, ref_len: int) -> float:

@@ -27,30 +27,17 @@ def random_pairs(n: int, seed: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def test_word_totals_match_jiwer_on_random_pairs():
-    pairs = random_pairs(300, seed=1)
-    words = total([s.words for s in score_utterances(utts(*pairs))])
-    out = jiwer.process_words([r for r, _ in pairs], [h for _, h in pairs])
-    assert (words.hits, words.substitutions, words.deletions, words.insertions) == (
-        out.hits,
-        out.substitutions,
-        out.deletions,
-        out.insertions,
-    )
-    assert words.rate == pytest.approx(out.wer)
-
-
-def test_char_totals_match_jiwer_on_random_pairs():
-    pairs = random_pairs(300, seed=2)
-    chars = total([s.chars for s in score_utterances(utts(*pairs))])
-    out = jiwer.process_characters([r for r, _ in pairs], [h for _, h in pairs])
-    assert (chars.hits, chars.substitutions, chars.deletions, chars.insertions) == (
-        out.hits,
-        out.substitutions,
-        out.deletions,
-        out.insertions,
-    )
-    assert chars.rate == pytest.approx(out.cer)
+@pytest.mark.parametrize(
+    "level, seed, reference, rate",
+    [("words", 1, jiwer.process_words, "wer"), ("chars", 2, jiwer.process_characters, "cer")],
+)
+def test_totals_match_jiwer_on_random_pairs(level, seed, reference, rate):
+    pairs = random_pairs(300, seed=seed)
+    ours = total([getattr(s, level) for s in score_utterances(utts(*pairs))])
+    out = reference([r for r, _ in pairs], [h for _, h in pairs])
+    counts = ("hits", "substitutions", "deletions", "insertions")
+    assert [getattr(ours, c) for c in counts] == [getattr(out, c) for c in counts]
+    assert ours.rate == pytest.approx(getattr(out, rate))
 
 
 def test_per_utterance_rates_match_jiwer():
