@@ -1,10 +1,13 @@
-"""Reading audio: any format soundfile knows, any rate and channel count, to mono float32.
+"""Audio files: every read and write of the package, and its one resampler.
 
-All audio I/O of the package lives here; everything downstream works on tensors.
+Reading takes any format soundfile knows, at any rate and channel count, to float32; writing is
+16-bit PCM wav. Everything downstream works on tensors.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +19,60 @@ from asr.errors import AsrError
 
 SAMPLE_RATE = 16000  # Hz, the default model rate; FeatureConfig may choose another
 
-__all__ = ["SAMPLE_RATE", "load_audio", "resample", "audio_duration"]
+# A Kaiser-windowed sinc 64 zero crossings wide (resampy's "kaiser_best"), its stop band about
+# 100 dB down: for rendering corpora, where no energy may pass a band limit. Loading keeps
+# torchaudio's default filter, which is shorter and so faster.
+_SHARP_FILTER = {
+    "lowpass_filter_width": 64,
+    "rolloff": 0.9475937167399596,
+    "resampling_method": "sinc_interp_kaiser",
+    "beta": 14.769656459379492,
+}
+# What soundfile raises for a file it cannot open or decode.
+_SOUNDFILE_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError)
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioInfo",
+    "audio_blocks",
+    "audio_duration",
+    "audio_info",
+    "load_audio",
+    "read_audio",
+    "resample",
+    "write_audio",
+]
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    frames: int  # samples per channel
+    sample_rate: int  # Hz
+    channels: int
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.frames / self.sample_rate
 
 
 def load_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
     """Read `path`, mix to mono, resample to `sample_rate`.
 
-    Returns a float32 tensor (samples,) in [-1, 1]. Raises AsrError naming the file and the
-    reason for: a missing path, a directory, an empty or header-only file, bytes that are not
-    audio, and NaN/inf samples.
+    Returns a float32 tensor (samples,) in [-1, 1]. Raises AsrError as `read_audio` does.
+    """
+    wave, rate = read_audio(path)
+    return resample(wave, rate, sample_rate)
+
+
+def read_audio(
+    path: Path, start: int = 0, stop: int | None = None, mono: bool = True
+) -> tuple[torch.Tensor, int]:
+    """Frames [start, stop) of `path` at its own rate, and that rate in Hz.
+
+    The samples are float32, mixed to mono (samples,), or (samples, channels) with mono=False.
+    Raises AsrError naming the file and the reason for: a missing path, a directory, an empty or
+    header-only file, bytes that are not audio, and NaN/inf samples.
     """
     path = Path(path)
     if not path.exists():
@@ -34,31 +82,63 @@ def load_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
     if path.stat().st_size == 0:
         raise AsrError(f"{path}: empty file")
     try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)  # (samples, channels)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        data, rate = sf.read(path, start=start, stop=stop, dtype="float32", always_2d=True)
+    except _SOUNDFILE_ERRORS as err:  # (samples, channels) when it succeeds
         raise AsrError(f"{path}: cannot decode audio ({_short(err)})") from err
-    if data.shape[0] == 0:
+    if data.shape[0] == 0 and start == 0:
         raise AsrError(f"{path}: no audio samples (header only)")
     if not np.isfinite(data).all():
         raise AsrError(f"{path}: audio contains NaN or infinite samples")
-    wave = torch.from_numpy(data.mean(axis=1))  # (samples,) mixing channels to mono
-    return resample(wave, rate, sample_rate)
+    wave = torch.from_numpy(data.mean(axis=1) if mono else data)  # (samples,) mono
+    return wave, rate
 
 
-def resample(wave: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """(..., samples) at orig_rate -> (..., samples') at new_rate (band-limited sinc)."""
-    if orig_rate == new_rate:
-        return wave
-    return AF.resample(wave, orig_rate, new_rate)
+def audio_blocks(path: Path, block_frames: int) -> Iterator[torch.Tensor]:
+    """The file mixed to mono in consecutive float32 blocks (block_frames,), the last maybe
+    shorter, read one at a time so that memory holds one block. Raises AsrError if unreadable."""
+    try:
+        with sf.SoundFile(path) as f:
+            for data in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+                yield torch.from_numpy(data.mean(axis=1))  # (samples, channels) -> (samples,)
+    except _SOUNDFILE_ERRORS as err:
+        raise AsrError(f"{path}: cannot decode audio ({_short(err)})") from err
+
+
+def audio_info(path: Path) -> AudioInfo:
+    """Length, rate and channels from the header alone (no decoding); AsrError if unreadable."""
+    try:
+        info = sf.info(path)
+    except _SOUNDFILE_ERRORS as err:
+        raise AsrError(f"{path}: cannot read audio header ({_short(err)})") from err
+    return AudioInfo(info.frames, info.samplerate, info.channels)
 
 
 def audio_duration(path: Path) -> float:
-    """Duration in seconds from the header alone (no decoding); raises AsrError if unreadable."""
+    """Seconds, from the header alone; raises AsrError if unreadable."""
+    return audio_info(path).duration
+
+
+def write_audio(path: Path, wave: torch.Tensor | np.ndarray, sample_rate: int) -> None:
+    """Write float samples (samples,) or (samples, channels) as a 16-bit PCM wav.
+
+    Clipped to [-1, 1] first: resampling and added noise can overshoot full scale, and 16-bit
+    writes would wrap around. Raises AsrError if the file cannot be written.
+    """
+    data = wave.numpy() if isinstance(wave, torch.Tensor) else wave
     try:
-        info = sf.info(path)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AsrError(f"{path}: cannot read audio header ({_short(err)})") from err
-    return info.frames / info.samplerate
+        sf.write(path, np.clip(data, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+    except _SOUNDFILE_ERRORS as err:
+        raise AsrError(f"{path}: cannot write audio ({_short(err)})") from err
+
+
+def resample(
+    wave: torch.Tensor, orig_rate: int, new_rate: int, sharp: bool = False
+) -> torch.Tensor:
+    """(..., samples) at orig_rate -> (..., samples') at new_rate (band-limited sinc); `sharp`
+    uses the long Kaiser filter, whose stop band lets nothing above the new Nyquist rate pass."""
+    if orig_rate == new_rate:
+        return wave
+    return AF.resample(wave, orig_rate, new_rate, **(_SHARP_FILTER if sharp else {}))
 
 
 def _short(err: Exception) -> str:

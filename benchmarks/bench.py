@@ -22,10 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from asr.audio import load_audio
+from asr.audio import load_audio, write_audio
 from asr.checkpoint import Checkpoint, load_checkpoint
 from asr.config import config_to_dict
 from asr.corpora.digits import DEFAULT_TEST_SPEAKERS
@@ -72,7 +71,7 @@ def _long_recording(waves: list[torch.Tensor], rate: int, path: Path) -> float:
         parts += [waves[i % len(waves)].numpy(), gap]
         total += len(parts[-2]) + len(gap)
         i += 1
-    sf.write(path, np.concatenate(parts), rate, subtype="PCM_16")
+    write_audio(path, np.concatenate(parts), rate)
     return total / rate
 
 

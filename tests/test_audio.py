@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr.audio import load_audio, resample
+from asr.audio import audio_blocks, audio_info, load_audio, read_audio, resample, write_audio
 from asr.errors import AsrError
 
 
@@ -74,3 +74,33 @@ def test_missing_and_directory(tmp_path):
         load_audio(tmp_path / "nope.wav")
     with pytest.raises(AsrError, match="is a directory"):
         load_audio(tmp_path)
+
+
+def test_info_from_the_header(sine_wav):
+    info = audio_info(sine_wav)
+    assert (info.frames, info.sample_rate, info.channels, info.duration) == (16000, 16000, 2, 1.0)
+    with pytest.raises(AsrError, match="cannot read audio header"):
+        audio_info(sine_wav.with_name("nope.wav"))
+
+
+def test_read_a_span_mono_or_with_its_channels(sine_wav):
+    whole = load_audio(sine_wav, 16000)
+    span, rate = read_audio(sine_wav, 4000, 4100)
+    assert rate == 16000 and torch.equal(span, whole[4000:4100])
+    both, _ = read_audio(sine_wav, 4000, 4100, mono=False)
+    assert both.shape == (100, 2) and torch.equal(both[:, 0], span)
+
+
+def test_blocks_cover_the_file_in_order(sine_wav):
+    blocks = list(audio_blocks(sine_wav, 6000))
+    assert [len(b) for b in blocks] == [6000, 6000, 4000]
+    assert torch.equal(torch.cat(blocks), load_audio(sine_wav, 16000))
+
+
+def test_write_is_16_bit_and_clips_instead_of_wrapping(tmp_path):
+    path = tmp_path / "loud.wav"
+    write_audio(path, torch.tensor([0.5, 1.5, -2.0, 0.25]), 8000)
+    assert sf.info(path).subtype == "PCM_16" and audio_info(path).sample_rate == 8000
+    assert load_audio(path, 8000).tolist() == pytest.approx([0.5, 1.0, -1.0, 0.25], abs=1e-4)
+    with pytest.raises(AsrError, match="cannot write audio"):
+        write_audio(tmp_path / "no" / "such" / "folder.wav", np.zeros(10), 8000)

@@ -17,11 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import librosa
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
+from asr.audio import read_audio, resample, write_audio
 from asr.errors import AsrError
 from asr.manifest import Utterance, read_manifest, write_manifest
 
@@ -124,22 +123,16 @@ def render_connected(plan: ConnectedPlan, out: Path, sample_rate: int) -> Uttera
     noise_std = np.sqrt(speech_power / 10 ** (plan.snr_db / 10))
     audio += np.random.default_rng(plan.noise_seed).normal(0, noise_std, len(audio))
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Clip: resampling and noise can overshoot full scale, and 16-bit writes would wrap around.
-    sf.write(str(out), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
+    write_audio(out, audio, sample_rate)  # clipped: resampling and noise can overshoot
     text = " ".join(src.text for src in plan.sources)
     return Utterance(out, len(audio) / sample_rate, text, plan.sources[0].speaker)
 
 
 def _read_resampled(path: Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 samples at `sample_rate`."""
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise AsrError(f"{path}: cannot decode audio ({err})") from err
-    audio = audio.mean(axis=1)
-    if rate != sample_rate:
-        audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
-    return audio.astype(np.float32)
+    """Mono float32 (samples,) at `sample_rate`, through the sharp filter: rendered corpora keep
+    the band of their sources."""
+    wave, rate = read_audio(path)
+    return resample(wave, rate, sample_rate, sharp=True).numpy()
 
 
 def make_connected(

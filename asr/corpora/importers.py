@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
 from tqdm import tqdm
 
+from asr.audio import audio_info
 from asr.errors import AsrError
 from asr.manifest import Utterance, write_manifest
 
@@ -86,11 +86,11 @@ def check_transcript(text: str) -> tuple[str | None, str]:
 def probe_duration(path: Path) -> float | None:
     """Duration in seconds from the audio header, or None if the file cannot be decoded."""
     try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        logger.debug("%s: %s: %s", path, UNREADABLE, err)
+        info = audio_info(path)
+    except AsrError as err:
+        logger.debug("%s: %s", UNREADABLE, err)
         return None
-    return info.frames / info.samplerate if info.frames > 0 else None
+    return info.duration if info.frames > 0 else None
 
 
 def finish_import(

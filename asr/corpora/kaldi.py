@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
 from tqdm import tqdm
 
+from asr.audio import audio_info, read_audio, write_audio
 from asr.corpora.importers import (
     MISSING_AUDIO,
     MISSING_TRANSCRIPT,
@@ -147,16 +147,14 @@ def cut_segment(segment: Segment, out: Path) -> str:
     if not segment.recording.is_file():
         return MISSING_AUDIO
     try:
-        with sf.SoundFile(str(segment.recording)) as f:
-            start = round(segment.start * f.samplerate)
-            stop = f.frames if segment.end is None else round(segment.end * f.samplerate)
-            if stop > f.frames + MAX_OVERSHOOT * f.samplerate or start >= f.frames:
-                return BAD_SEGMENT
-            stop = min(stop, f.frames)
-            f.seek(start)
-            audio, rate = f.read(stop - start, dtype="float32"), f.samplerate
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        logger.debug("%s: %s: %s", segment.recording, UNREADABLE, err)
+        info = audio_info(segment.recording)
+        start = round(segment.start * info.sample_rate)
+        stop = info.frames if segment.end is None else round(segment.end * info.sample_rate)
+        if stop > info.frames + MAX_OVERSHOOT * info.sample_rate or start >= info.frames:
+            return BAD_SEGMENT
+        audio, rate = read_audio(segment.recording, start, min(stop, info.frames), mono=False)
+    except AsrError as err:
+        logger.debug("%s: %s", UNREADABLE, err)
         return UNREADABLE
-    sf.write(str(out), audio, rate)
+    write_audio(out, audio, rate)  # (samples, channels), as the recording has
     return ""

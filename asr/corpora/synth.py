@@ -20,11 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import librosa
-import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
+from asr.audio import audio_info, read_audio, resample, write_audio
 from asr.corpora.importers import normalize_transcript
 from asr.corpora.voices import Voice, list_voices, tts_command
 from asr.errors import AsrError
@@ -190,35 +188,31 @@ def render(job: RenderJob, out: Path, config: SynthConfig) -> Utterance | str:
         if done.returncode != 0:
             return f"{job.voice.engine} exited {done.returncode}: {done.stderr.strip()[:200]}"
         try:
-            audio, rate = sf.read(str(raw), dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as err:
+            wave, rate = read_audio(raw)  # (samples,)
+        except AsrError as err:
             return f"{job.voice.engine} wrote no readable wav: {err}"
-    audio = audio.mean(axis=1)
-    if not np.any(np.abs(audio) > 1e-3):
+    if not bool((wave.abs() > 1e-3).any()):
         return f"{job.voice.engine} produced silence"
     if config.max_freq is not None and rate > 2 * config.max_freq:
         # Through the Nyquist rate of max_freq: resampling's anti-alias filter is the low-pass.
-        audio = librosa.resample(audio, orig_sr=rate, target_sr=2 * config.max_freq)
-        rate = 2 * config.max_freq
-    if rate != config.sample_rate:
-        audio = librosa.resample(audio, orig_sr=rate, target_sr=config.sample_rate)
+        wave, rate = resample(wave, rate, 2 * config.max_freq, sharp=True), 2 * config.max_freq
+    wave = resample(wave, rate, config.sample_rate, sharp=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.wav")
-    # Clip: resampling can overshoot full scale, and 16-bit writes would wrap around.
-    sf.write(str(partial), np.clip(audio, -1.0, 1.0), config.sample_rate, subtype="PCM_16")
+    write_audio(partial, wave, config.sample_rate)  # clipped: resampling can overshoot
     partial.replace(out)  # only complete files carry the final name, so resuming can trust them
-    return Utterance(out, len(audio) / config.sample_rate, job.prompt.transcript, job.voice.id)
+    return Utterance(out, len(wave) / config.sample_rate, job.prompt.transcript, job.voice.id)
 
 
 def _valid_duration(path: Path, sample_rate: int) -> float | None:
     """Duration of an already rendered file, None if absent, unreadable or at another rate."""
     try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError):
+        info = audio_info(path)
+    except AsrError:
         return None
-    if info.samplerate != sample_rate or info.frames == 0:
+    if info.sample_rate != sample_rate or info.frames == 0:
         return None
-    return info.frames / info.samplerate
+    return info.duration
 
 
 def render_all(

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from asr.audio import resample
+from asr.audio import audio_blocks, audio_info, read_audio, resample
 from asr.decoding.align import WordTiming
 from asr.errors import AsrError
 
@@ -59,17 +58,10 @@ class Segment:
 
 def frame_energies(path: Path, config: SegmentConfig) -> tuple[np.ndarray, float]:
     """Energy in dB per frame of the file, read block by block; and the frame length in seconds."""
-    try:
-        with sf.SoundFile(path) as f:
-            frame = max(1, round(f.samplerate * config.frame_ms / 1000))
-            block = frame * max(1, round(config.block_seconds * f.samplerate / frame))
-            energies = [
-                _block_energy(data.mean(axis=1), frame)  # mono
-                for data in f.blocks(blocksize=block, dtype="float32", always_2d=True)
-            ]
-            rate = f.samplerate
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AsrError(f"{path}: cannot read audio ({err})") from err
+    rate = audio_info(path).sample_rate
+    frame = max(1, round(rate * config.frame_ms / 1000))
+    block = frame * max(1, round(config.block_seconds * rate / frame))
+    energies = [_block_energy(data.numpy(), frame) for data in audio_blocks(path, block)]
     if not energies:
         raise AsrError(f"{path}: no audio samples")
     return np.concatenate(energies), frame / rate
@@ -100,7 +92,7 @@ def find_cuts(energy_db: np.ndarray, frame_seconds: float, config: SegmentConfig
 def plan_segments(path: Path, config: SegmentConfig) -> tuple[list[Segment], float]:
     """Segments covering the whole file in order, and its duration in seconds."""
     energy, frame_seconds = frame_energies(path, config)
-    duration = sf.info(path).duration
+    duration = audio_info(path).duration
     cuts = [min(c * frame_seconds, duration) for c in find_cuts(energy, frame_seconds, config)]
     segments = [
         Segment(
@@ -116,18 +108,10 @@ def plan_segments(path: Path, config: SegmentConfig) -> tuple[list[Segment], flo
 
 def read_segment(path: Path, segment: Segment, sample_rate: int) -> torch.Tensor:
     """Mono float32 (samples,) of the segment's read span, resampled to `sample_rate`."""
-    try:
-        with sf.SoundFile(path) as f:
-            first = round(segment.read_start * f.samplerate)
-            f.seek(first)
-            count = round(segment.read_end * f.samplerate) - first
-            data = f.read(count, dtype="float32", always_2d=True)  # (samples, channels)
-            rate = f.samplerate
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AsrError(f"{path}: cannot read audio at {segment.read_start:.2f} s ({err})") from err
-    if not np.isfinite(data).all():
-        raise AsrError(f"{path}: audio contains NaN or infinite samples")
-    return resample(torch.from_numpy(data.mean(axis=1)), rate, sample_rate)
+    rate = audio_info(path).sample_rate
+    start, stop = round(segment.read_start * rate), round(segment.read_end * rate)
+    wave, rate = read_audio(path, start, stop)  # (samples,)
+    return resample(wave, rate, sample_rate)
 
 
 def own_words(words: Sequence[WordTiming], segment: Segment) -> Iterator[WordTiming]:
