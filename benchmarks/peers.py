@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asr.audio import resample
+from asr.corpora.digits import DIGIT_WORDS
 from asr.data import DurationBatchSampler
 from asr.inference.recognizer import Recognizer
 from asr.text import normalize_text
@@ -22,7 +23,6 @@ from benchmarks.rows import Row, best_time, wer_percent
 
 logger = logging.getLogger(__name__)
 
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SPHINX_RATE = 16000  # Hz: pocketsphinx's bundled en-us model is wide-band
 
 __all__ = ["deepspeech_like", "throughput_rows", "training_rows", "pocketsphinx_rows"]

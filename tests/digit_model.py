@@ -18,8 +18,7 @@ import soundfile as sf
 import torch
 
 from asr.audio import load_audio
-
-DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+from asr.corpora.digits import DIGIT_WORDS
 
 
 def connected_model(trained: tuple[Path, Path], tiny_config: Path, root: Path) -> Path:
@@ -92,7 +91,7 @@ def digit_text(path: Path, lines: int = 300, seed: int = 0) -> Path:
     rng = random.Random(seed)
     path.write_text(
         "".join(
-            " ".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 6))) + "\n"
+            " ".join(rng.choice(DIGIT_WORDS) for _ in range(rng.randint(1, 6))) + "\n"
             for _ in range(lines)
         )
     )

@@ -26,6 +26,9 @@ from asr.manifest import Utterance, read_manifest, write_manifest
 
 logger = logging.getLogger(__name__)
 
+# The spoken digits, indexed by value: FSDD names its files by the digit, synthetic digits and
+# the digit lexicons spell them.
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 DEFAULT_TEST_SPEAKERS = ("theo",)
 DEFAULT_DEV_SPEAKERS = ("yweweler",)
 SPLITS = ("train", "dev", "test")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from asr.corpora.digits import DIGIT_WORDS
 from asr.corpora.importers import Candidate, ImportStats, finish_import
 from asr.errors import AsrError
 
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _NAME = re.compile(r"(\d)_([A-Za-z]+)_(\d+)")  # e.g. 7_theo_42
 
 

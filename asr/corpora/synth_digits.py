@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from asr.corpora.digits import DIGIT_WORDS
 from asr.corpora.synth import Prompt, Split, SynthConfig, pick_voices, plan_renders, render_all
 from asr.corpora.voices import Voice
 from asr.manifest import Utterance, write_manifest
 
 logger = logging.getLogger(__name__)
 
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 FSDD_SYNTH = SynthConfig(max_freq=4_000)  # FSDD is sampled at 8 kHz: nothing above 4 kHz
 
 

@@ -9,6 +9,7 @@ import torch
 
 from asr.audio import load_audio
 from asr.checkpoint import Checkpoint
+from asr.corpora.digits import DIGIT_WORDS
 from asr.features import FeatureConfig
 from asr.inference.recognizer import Recognizer
 from asr.model import CTCModel, ModelConfig
@@ -27,14 +28,12 @@ from benchmarks.speed import (
     rtf_rows,
 )
 
-DIGITS = "zero one two three four five six seven eight nine"
-
 
 @pytest.fixture(scope="module")
 def checkpoint() -> Checkpoint:
     """An untrained 8 kHz digits-sized model: speed does not depend on the weights."""
     torch.manual_seed(0)
-    vocab = Vocabulary.from_texts([DIGITS])
+    vocab = Vocabulary.from_texts([" ".join(DIGIT_WORDS)])
     config = ModelConfig(
         n_mels=20, vocab_size=len(vocab), conv_channels=(4, 4),
         conv_kernels=((3, 5), (3, 5)), lstm_hidden=16, lstm_layers=2, dropout=0.0,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.corpora.digits import DIGIT_WORDS
 from asr.corpora.synth import SynthConfig
 from asr.corpora.synth_digits import (
-    DIGIT_WORDS,
     FSDD_SYNTH,
     SynthDigitsConfig,
     digit_strings,
