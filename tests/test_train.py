@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -8,8 +9,10 @@ import torch
 
 import asr.train
 from asr.checkpoint import load_checkpoint
+from asr.data import DurationBatchSampler
 from asr.evaluation.evaluate import evaluate
 from asr.inference.recognizer import Recognizer
+from asr.manifest import read_manifest
 from asr.train import configs_from_toml, train
 
 from conftest import ROOT, fsdd_sample
@@ -66,19 +69,59 @@ def test_interrupted_run_resumes_where_uninterrupted_one_ends(
         torch.testing.assert_close(b.state_dict[name], tensor, atol=1e-4, rtol=1e-3)
 
 
+# Run under torchrun: the real `asr train`, with each rank's training steps recorded, so the
+# test sees which utterances every rank trained on.
+RANK_SPY = """
+import json, os, sys
+import asr.train
+from asr.cli import main
+
+real_step, seen = asr.train._train_step, []
+
+def recording_step(model, batch, *args, **kwargs):
+    seen.append(batch.indices)
+    return real_step(model, batch, *args, **kwargs)
+
+asr.train._train_step = recording_step
+code = main(sys.argv[2:])
+with open(os.path.join(sys.argv[1], "rank%s.json" % os.environ["RANK"]), "w") as f:
+    json.dump(seen, f)
+sys.exit(code)
+"""
+
+
 def test_torchrun_two_cpu_processes(fsdd, tiny_config, tmp_path):
     manifest = fsdd_sample(fsdd, tmp_path / "ddp.jsonl", 16, {"nicolas"})
+    spy = tmp_path / "rank_spy.py"
+    spy.write_text(RANK_SPY)
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "asr.cli", "train", "--config", str(tiny_config), "--train", str(manifest),
+        str(spy), str(tmp_path), "train", "--config", str(tiny_config), "--train", str(manifest),
         "--dev", str(manifest), "--out", str(tmp_path / "ddp"), "--epochs", "2", "--threads", "1",
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = list(csv.DictReader((tmp_path / "ddp" / "log.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"]  # rank 0 alone writes the log
-    # Each rank took half the batches: steps per epoch are half a single process's.
-    single = len(asr.data.DurationBatchSampler([0.5] * 16, 4))
-    assert int(rows[0]["step"]) <= single
     assert load_checkpoint(tmp_path / "ddp" / "best.pt").metadata["epoch"] >= 1
+    # Each epoch, the ranks split what one process would train on: each takes every other of
+    # its batches, disjoint, as many steps each (a last odd batch is left out).
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    config = configs_from_toml(
+        tiny_config, train_manifest=manifest, dev_manifest=manifest, out_dir=tmp_path / "ddp"
+    )[0]
+    durations = [u.duration for u in read_manifest(manifest)]
+    single = DurationBatchSampler(durations, config.batch_seconds, True, config.seed)
+    start = 0
+    for epoch, row in enumerate(rows):
+        single.set_epoch(epoch)
+        batches = list(single)
+        steps = len(batches) // 2
+        assert int(row["step"]) - start == steps > 0  # rank 0's steps this epoch
+        shares = [sum(rank[start : start + steps], []) for rank in ranks]
+        assert not set(shares[0]) & set(shares[1])
+        assert sorted(shares[0] + shares[1]) == sorted(sum(batches[: 2 * steps], []))
+        start += steps
+    assert [len(rank) for rank in ranks] == [start, start]
