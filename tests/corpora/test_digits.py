@@ -17,9 +17,8 @@ from asr.corpora.digits import (
 from asr.errors import AsrError
 from asr.manifest import read_manifest
 
-from conftest import SHARED_DATA
+from conftest import FSDD
 
-FSDD = SHARED_DATA / "fsdd"
 pytestmark = pytest.mark.skipif(not FSDD.is_dir(), reason="shared FSDD data absent")
 
 

@@ -22,10 +22,9 @@ from asr.corpora.kaldi import BAD_SEGMENT, import_kaldi
 from asr.errors import AsrError
 from asr.manifest import read_manifest
 
-from conftest import SHARED_DATA
+from conftest import FSDD
 from librispeech_fixture import build_librispeech_fixture
 
-FSDD = SHARED_DATA / "fsdd"
 pytestmark = pytest.mark.skipif(not FSDD.is_dir(), reason="shared FSDD data absent")
 
 
