@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from asr.audio import load_audio
+from asr.corpora.digits import DIGIT_WORDS
 from asr.decoding.align import align_words
 from asr.inference.recognizer import Recognizer
 from asr.text import Vocabulary
 
-from digit_model import DIGITS, concatenate, recordings
+from digit_model import concatenate, recordings
 
 VOCAB = Vocabulary(("<b>", " ", "a", "b", "c"))
 
@@ -55,7 +56,7 @@ def test_word_boundaries_of_the_reference_match_the_clips(connected, joined):
 def test_transcribe_times_the_decoded_words(connected, joined, tmp_path):
     path, bounds = joined
     lexicon = tmp_path / "digits.lex"
-    lexicon.write_text("".join(f"{w}\t{' '.join(w)} |\n" for w in DIGITS))
+    lexicon.write_text("".join(f"{w}\t{' '.join(w)} |\n" for w in DIGIT_WORDS))
     recognizer = Recognizer.load(connected, method="beam", lexicon=lexicon)
     result = next(recognizer.transcribe([path], words=True))
     assert result.text == " ".join(w.word for w in result.words)

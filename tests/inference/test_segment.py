@@ -12,17 +12,18 @@ import torch
 
 from asr.audio import load_audio
 from asr.checkpoint import load_checkpoint
+from asr.corpora.digits import DIGIT_WORDS
 from asr.decode_config import DecodeConfig
 from asr.decoding.align import WordTiming
 from asr.evaluation.tune import corpus_rates
 from asr.inference.recognizer import Recognizer
 from asr.inference.segment import SegmentConfig, find_cuts, own_words, plan_segments, read_segment
 
-from digit_model import DIGITS, concatenate, recordings
+from digit_model import concatenate, recordings
 
 
 def _lexicon(path: Path) -> Path:
-    path.write_text("".join(f"{w}\t{' '.join(w)} |\n" for w in DIGITS))
+    path.write_text("".join(f"{w}\t{' '.join(w)} |\n" for w in DIGIT_WORDS))
     return path
 
 
