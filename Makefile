@@ -34,7 +34,7 @@ test-all: install  ## run every test, slow ones included
 
 demo: install  ## transcribe the sample recordings in data/ with the default model and score them
 	$(BIN)/asr transcribe data/samples
-	$(BIN)/asr evaluate --manifest data/samples/manifest.jsonl --out build/demo -q
+	$(BIN)/asr evaluate --manifest data/samples/manifest.jsonl --output-dir build/demo -q
 
 # The synth recipe's CPU-sized model gives the decoding rows on read sentences: the first
 # `make bench` trains it (36 minutes on 2 cores here); later ones find it up to date.

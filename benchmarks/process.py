@@ -116,7 +116,7 @@ def memory_rows(
             out = Path(tmp) / f"train{n}"
             trained[n] = run_measured([
                 *asr, "train", "--config", str(config), "--train", str(manifests[n]),
-                "--dev", str(dev), "--out", str(out), "--epochs", "1", "-q",
+                "--dev", str(dev), "--output-dir", str(out), "--epochs", "1", "-q",
             ])  # fmt: skip
             audio = sum(
                 json.loads(line)["duration"] for line in manifests[n].read_text().splitlines()

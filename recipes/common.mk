@@ -39,7 +39,7 @@ remember = $(if $(filter-out $(NO_STATE_GOALS),$(or $(MAKECMDGOALS),all)),$(shel
 define train-rule
 $1/.done: $(or $5,$2 $3) $4 $(EXP)/args/train
 	if [ -f $1/last.pt ] && [ -n "$$$$(find $$^ -newer $1/last.pt)" ]; then rm -rf $1; fi
-	$$(TRAIN_CMD) --config $4 --train $2 --dev $3 --out $1 $$(TRAIN_OPTS) $$(QUIET)
+	$$(TRAIN_CMD) --config $4 --train $2 --dev $3 --output-dir $1 $$(TRAIN_OPTS) $$(QUIET)
 	touch $$@
 endef
 
@@ -54,8 +54,8 @@ $4: $2 $1/.done
 	$$(ASR) lm $2 --arpa $4 --lexicon $(4:.arpa=.lex) --order $3 --model $1/best.pt $$(QUIET)
 
 $6: $1/.done $4 $(or $7,$5)
-	$$(ASR) tune --model $1/best.pt --manifest $5 --lm $4 --lexicon $(4:.arpa=.lex) --out $$@ \
-		$$(QUIET)
+	$$(ASR) tune --model $1/best.pt --manifest $5 --lm $4 --lexicon $(4:.arpa=.lex) \
+		--output $$@ $$(QUIET)
 endef
 
 .DEFAULT_GOAL := all

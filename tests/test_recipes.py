@@ -124,5 +124,5 @@ def test_digits_recipe_end_to_end_on_a_clone(fsdd, tmp_path):
     target = tmp_path / "installed.pt"
     plan = make("digits", "-n", "default-model", *args, f"DEFAULT_MODEL={target}").stdout
     assert "--dev-speakers --test-speakers" in plan
-    assert f"--out {target}" in plan and f"--lexicon {tmp_path}/digits.lex" in plan
-    assert f"--out {exp}/model " not in plan  # the speaker-held-out model stays as it is
+    assert f"--output {target}" in plan and f"--lexicon {tmp_path}/digits.lex" in plan
+    assert f"--output {exp}/model " not in plan  # the speaker-held-out model stays as it is

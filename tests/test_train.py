@@ -97,7 +97,8 @@ def test_torchrun_two_cpu_processes(fsdd, tiny_config, tmp_path):
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
         str(spy), str(tmp_path), "train", "--config", str(tiny_config), "--train", str(manifest),
-        "--dev", str(manifest), "--out", str(tmp_path / "ddp"), "--epochs", "2", "--threads", "1",
+        "--dev", str(manifest), "--output-dir", str(tmp_path / "ddp"), "--epochs", "2",
+        "--threads", "1",
     ]  # fmt: skip
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
+from asr.cli.options import add_output
 from asr.decode_config import DecodeConfig
 
 DEFAULTS = DecodeConfig()  # option defaults come from the dataclass, never retyped
@@ -124,7 +125,7 @@ def add_tune(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", type=Path, required=True, help="dev manifest with references")
     p.add_argument("--lm", type=Path, required=True, help="KenLM word model (ARPA or binary)")
     p.add_argument("--lexicon", type=Path, required=True, help="lexicon of the LM's words")
-    p.add_argument("--out", type=Path, help="tuned checkpoint (default: update --model)")
+    add_output(p, "tuned checkpoint to write (default: update --model)", ("--out",))
     p.add_argument(
         "--lm-weights", type=_floats, default=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
         help="comma-separated grid (default 0,0.5,1,1.5,2,3)",
@@ -160,7 +161,7 @@ def _run_tune(args) -> int:
     for row in result.grid:
         print(f"lm_weight {row['lm_weight']:g}\tword_score {row['word_score']:g}\t"
               f"WER {100 * row['wer']:.2f}%")  # fmt: skip
-    out = args.out or args.model
+    out = args.output or args.model
     save_tuned(args.model, out, result, args.manifest)
     print(
         f"best: lm_weight {result.best.lm_weight:g} word_score {result.best.word_score:g} "

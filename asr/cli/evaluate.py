@@ -7,6 +7,7 @@ from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
 from asr.cli.decode import add_decoder_options, add_precision
+from asr.cli.options import add_output_dir
 
 logger = logging.getLogger("asr")
 
@@ -19,9 +20,7 @@ def add_evaluate(sub, common) -> None:
     )
     p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
     p.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with references")
-    p.add_argument(
-        "--out", type=Path, required=True, help="folder for results.json, report.md, report.html"
-    )
+    add_output_dir(p, "folder for results.json, report.md, report.html", ("--out",), required=True)
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
     p.add_argument("--posteriorgrams", type=int, default=3, help="worst utterances to plot")
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for confidence intervals")
@@ -40,15 +39,15 @@ def _run_evaluate(args) -> int:
     logger.info("model: %s", model_path)
     recognizer = Recognizer.load(model_path, precision=args.precision, **decoding_overrides(args))
     results = evaluate(
-        recognizer, args.manifest, args.out, args.batch_seconds, model_path,
+        recognizer, args.manifest, args.output_dir, args.batch_seconds, model_path,
         args.posteriorgrams, args.bootstrap, args.seed,
     )  # fmt: skip
     low, high = results["ci"]["wer"]
+    out = args.output_dir
     print(
         f"WER {100 * results['wer']:.2f}% (95% CI {100 * low:.2f}-{100 * high:.2f})  "
         f"CER {100 * results['cer']:.2f}%  {results['num_utterances']} utterances\n"
-        f"report: {args.out / 'report.html'}  ({args.out / 'report.md'}, "
-        f"{args.out / 'results.json'})"
+        f"report: {out / 'report.html'}  ({out / 'report.md'}, {out / 'results.json'})"
     )
     return EXIT_OK
 

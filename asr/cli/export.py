@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
+from asr.cli.options import add_output
 
 logger = logging.getLogger("asr")
 
@@ -19,7 +20,7 @@ def add_export(sub, common) -> None:
         "configs and vocabulary; `asr transcribe --model model.onnx` runs it with onnxruntime.",
     )
     p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
-    p.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    add_output(p, "ONNX file to write", ("--out",), required=True)
     p.set_defaults(run=_run_export)
 
 
@@ -28,5 +29,5 @@ def _run_export(args) -> int:
     from asr.inference.export import export_onnx
     from asr.inference.recognizer import resolve_model
 
-    print(export_onnx(load_checkpoint(resolve_model(args.model)), args.out))
+    print(export_onnx(load_checkpoint(resolve_model(args.model)), args.output))
     return EXIT_OK

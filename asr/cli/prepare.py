@@ -12,6 +12,11 @@ import argparse
 from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
+from asr.cli.options import add_output, add_output_dir
+
+# Options are copied from parent parsers without their old spellings: add outputs to each leaf.
+_MANIFEST = "manifest to write (JSONL)"
+_SYNTH_DIR = "folder for wavs and manifests"
 
 
 def add_prepare(sub, common: argparse.ArgumentParser) -> None:
@@ -25,7 +30,6 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
     )
     kinds = p.add_subparsers(title="sources", required=True, metavar="SOURCE")
     importer = argparse.ArgumentParser(add_help=False, parents=[common])
-    importer.add_argument("--out", type=Path, required=True, help="manifest to write (JSONL)")
     importer.add_argument("--jobs", type=int, default=8, help="threads probing audio headers")
     _add_librispeech(kinds, importer)
     _add_commonvoice(kinds, importer)
@@ -33,7 +37,6 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
     _add_folder(kinds, importer)
     _add_speech_commands(kinds, importer)
     synth = argparse.ArgumentParser(add_help=False, parents=[common])
-    synth.add_argument("--out", type=Path, required=True, help="folder for wavs and manifests")
     synth.add_argument("--max-voices", type=int, help="random subset of the installed voices")
     synth.add_argument("--sample-rate", type=int, default=16_000, help="Hz of the written wavs")
     synth.add_argument("--max-freq", type=int, help="Hz; band-limit (8 kHz data: 4000)")
@@ -53,14 +56,15 @@ def _add_librispeech(kinds, importer) -> None:
         "librispeech", parents=[importer], help="ROOT/SPEAKER/CHAPTER/*.flac + *.trans.txt"
     )
     p.add_argument("root", type=Path, help="a LibriSpeech split folder, e.g. train-clean-100")
+    add_output(p, _MANIFEST, ("--out",), required=True)
     p.set_defaults(run=_run_librispeech)
 
 
 def _run_librispeech(args) -> int:
     from asr.corpora.importers import import_librispeech
 
-    import_librispeech(args.root, args.out, args.jobs, not args.quiet)
-    print(args.out)
+    import_librispeech(args.root, args.output, args.jobs, not args.quiet)
+    print(args.output)
     return EXIT_OK
 
 
@@ -68,14 +72,15 @@ def _add_commonvoice(kinds, importer) -> None:
     p = kinds.add_parser("commonvoice", parents=[importer], help="a Common Voice .tsv + clips/")
     p.add_argument("tsv", type=Path, help="split table, e.g. cv-corpus/en/train.tsv")
     p.add_argument("--clips", type=Path, help="clip folder (default: TSV's folder/clips)")
+    add_output(p, _MANIFEST, ("--out",), required=True)
     p.set_defaults(run=_run_commonvoice)
 
 
 def _run_commonvoice(args) -> int:
     from asr.corpora.importers import import_common_voice
 
-    import_common_voice(args.tsv, args.out, args.clips, args.jobs, not args.quiet)
-    print(args.out)
+    import_common_voice(args.tsv, args.output, args.clips, args.jobs, not args.quiet)
+    print(args.output)
     return EXIT_OK
 
 
@@ -84,8 +89,11 @@ def _add_kaldi(kinds, importer) -> None:
         "kaldi", parents=[importer], help="a Kaldi data dir (wav.scp, text, segments, utt2spk)"
     )
     p.add_argument("data_dir", type=Path)
-    p.add_argument("--segments-dir", type=Path, help="where cut segments go (default: by --out)")
+    p.add_argument(
+        "--segments-dir", type=Path, help="where cut segments go (default: by the manifest)"
+    )
     p.add_argument("--audio-root", type=Path, help="base of relative wav.scp paths (default: .)")
+    add_output(p, _MANIFEST, ("--out",), required=True)
     p.set_defaults(run=_run_kaldi)
 
 
@@ -93,23 +101,24 @@ def _run_kaldi(args) -> int:
     from asr.corpora.kaldi import import_kaldi
 
     import_kaldi(
-        args.data_dir, args.out, args.segments_dir, args.audio_root, args.jobs, not args.quiet
+        args.data_dir, args.output, args.segments_dir, args.audio_root, args.jobs, not args.quiet
     )
-    print(args.out)
+    print(args.output)
     return EXIT_OK
 
 
 def _add_folder(kinds, importer) -> None:
     p = kinds.add_parser("folder", parents=[importer], help="audio files with same-named .txt")
     p.add_argument("folder", type=Path)
+    add_output(p, _MANIFEST, ("--out",), required=True)
     p.set_defaults(run=_run_folder)
 
 
 def _run_folder(args) -> int:
     from asr.corpora.importers import import_folder
 
-    import_folder(args.folder, args.out, args.jobs, not args.quiet)
-    print(args.out)
+    import_folder(args.folder, args.output, args.jobs, not args.quiet)
+    print(args.output)
     return EXIT_OK
 
 
@@ -151,6 +160,7 @@ def _add_synth(kinds, synth) -> None:
     p.add_argument("--test-voices", type=int, default=2, help="voice families held out for test")
     p.add_argument("--dev-frac", type=float, default=0.05, help="share of sentences for dev")
     p.add_argument("--test-frac", type=float, default=0.05, help="share of sentences for test")
+    add_output_dir(p, _SYNTH_DIR, ("--out",), required=True)
     p.set_defaults(run=_run_synth)
 
 
@@ -162,7 +172,7 @@ def _run_synth(args) -> int:
         dev_frac=args.dev_frac, test_frac=args.test_frac,
     )  # fmt: skip
     for manifest in synthesize_corpus(
-        args.prompts, args.out, config, None, not args.quiet
+        args.prompts, args.output_dir, config, None, not args.quiet
     ).values():
         print(manifest)
     return EXIT_OK
@@ -180,6 +190,7 @@ def _add_synth_digits(kinds, synth) -> None:
     p.add_argument("--strings", type=int, default=400, help="random digit strings (2-7 digits)")
     p.add_argument("--families", help="comma-separated voice families to use, e.g. flite-slt")
     p.add_argument("--exclude-families", help="comma-separated voice families to leave out")
+    add_output_dir(p, _SYNTH_DIR, ("--out",), required=True)
     p.set_defaults(run=_run_synth_digits)
 
 
@@ -193,8 +204,9 @@ def _run_synth_digits(args) -> int:
     if args.exclude_families:
         voices = [v for v in voices if v.family not in args.exclude_families.split(",")]
     config = SynthDigitsConfig(args.singles_per_digit, args.strings)
-    manifest = args.out / "synth_digits.jsonl"
-    synthesize_digits(args.out, manifest, config, _synth_config(args), voices, not args.quiet)
+    out = args.output_dir
+    manifest = out / "synth_digits.jsonl"
+    synthesize_digits(out, manifest, config, _synth_config(args), voices, not args.quiet)
     print(manifest)
     return EXIT_OK
 
@@ -211,7 +223,7 @@ def _add_fsdd(kinds, common) -> None:
     p.add_argument(
         "fsdd_dir", type=Path, help="FSDD folder: manifest.jsonl, or a clone with recordings/"
     )
-    p.add_argument("--out", type=Path, required=True, help="folder for manifests and wavs")
+    add_output_dir(p, "folder for manifests and wavs", ("--out",), required=True)
     p.add_argument("--dev-speakers", nargs="*", default=["yweweler"], help="dev-only speakers")
     p.add_argument("--test-speakers", nargs="*", default=["theo"], help="test-only speakers")
     p.add_argument("--no-connected", action="store_true", help="isolated digits only")
@@ -228,14 +240,14 @@ def _run_fsdd(args) -> int:
     # Absolute, so the written manifests point at the recordings from any folder.
     source = args.fsdd_dir.resolve()
     if not (source / "manifest.jsonl").is_file():  # a fresh clone of the public dataset
-        index = args.out.resolve() / "source" / "manifest.jsonl"
+        index = args.output_dir.resolve() / "source" / "manifest.jsonl"
         index_recordings(source, index, progress=not args.quiet)
         source = index.parent
     connected = None
     if not args.no_connected:
         connected = ConnectedConfig(sample_rate=args.sample_rate, seed=args.seed, jobs=args.jobs)
     manifests = prepare_fsdd(
-        source, args.out, args.dev_speakers, args.test_speakers, connected, not args.quiet
+        source, args.output_dir, args.dev_speakers, args.test_speakers, connected, not args.quiet
     )
     for manifest in manifests.values():
         print(manifest)
@@ -296,7 +308,7 @@ def _add_combine(kinds, common) -> None:
         help="join manifests into one (paths rewritten relative to the new one)",
     )
     p.add_argument("manifests", type=Path, nargs="+")
-    p.add_argument("--out", type=Path, required=True, help="manifest to write (JSONL)")
+    add_output(p, _MANIFEST, ("--out",), required=True)
     p.set_defaults(run=_run_combine)
 
 
@@ -311,8 +323,8 @@ def _run_combine(args) -> int:
         for manifest in args.manifests
         for u in read_manifest(manifest)
     ]
-    write_manifest(args.out, utterances)
-    print(args.out)
+    write_manifest(args.output, utterances)
+    print(args.output)
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
+from asr.cli.options import add_output_dir
 
 logger = logging.getLogger("asr")
 
@@ -22,7 +23,7 @@ def add_train(sub, common) -> None:
     p.add_argument("--config", type=Path, help="TOML with [features] [model] [train] sections")
     p.add_argument("--train", type=Path, dest="train_manifest", help="training manifest (JSONL)")
     p.add_argument("--dev", type=Path, dest="dev_manifest", help="validation manifest (JSONL)")
-    p.add_argument("--out", type=Path, dest="out_dir", help="output folder (best.pt, last.pt)")
+    add_output_dir(p, "folder for best.pt, last.pt and the log", ("--out",), dest="out_dir")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-seconds", type=float, help="padded audio seconds per batch")
     p.add_argument("--lr", type=float, help="peak learning rate")

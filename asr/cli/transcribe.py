@@ -9,6 +9,7 @@ from pathlib import Path
 
 from asr.cli.codes import EXIT_FAILED, EXIT_OK
 from asr.cli.decode import add_decoder_options, add_precision
+from asr.cli.options import add_output_dir
 
 logger = logging.getLogger("asr")
 
@@ -31,7 +32,7 @@ def add_transcribe(sub, common) -> None:
     p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
     p.add_argument("--format", choices=("txt", "json", "srt", "vtt"), default="txt")
-    p.add_argument("--output-dir", type=Path, help="write one file per input here")
+    add_output_dir(p, "write one file per input here (default: print to stdout)")
     p.add_argument(
         "--one-speaker", action="store_true",
         help="every input is the same speaker: a model trained with speaker_mean normalises "

@@ -18,13 +18,13 @@ default-model: $(DEFAULT_MODEL) $(DEFAULT_OUT)/eval/unseen_voices/results.json  
 	@echo "report: $(DEFAULT_OUT)/eval/unseen_voices/report.md"
 
 $(DEFAULT_OUT)/fsdd/.done: $(FSDD_INPUTS) $(DEFAULT_OUT)/args/fsdd
-	$(ASR) prepare fsdd $(DATA) --out $(@D) --sample-rate $(SAMPLE_RATE) --jobs $(NJOBS) \
+	$(ASR) prepare fsdd $(DATA) --output-dir $(@D) --sample-rate $(SAMPLE_RATE) --jobs $(NJOBS) \
 		--dev-speakers --test-speakers $(QUIET) >/dev/null
 	touch $@
 
 $(DEFAULT_OUT)/train.jsonl: $(DEFAULT_OUT)/fsdd/.done $(SYNTH_OUT)/synth_digits.jsonl
 	$(ASR) prepare combine $(DEFAULT_OUT)/fsdd/train.jsonl $(DEFAULT_OUT)/fsdd/connected_train.jsonl \
-		$(SYNTH_OUT)/synth_digits.jsonl --out $@ $(QUIET) >/dev/null
+		$(SYNTH_OUT)/synth_digits.jsonl --output $@ $(QUIET) >/dev/null
 
 $(eval $(call train-rule,$(DEFAULT_OUT)/model,$(DEFAULT_OUT)/train.jsonl,$(HELDOUT_OUT)/synth_digits.jsonl,$(DEFAULT_CONFIG)))
 
@@ -35,4 +35,5 @@ $(DEFAULT_OUT)/lm/text.txt: $(DEFAULT_OUT)/train.jsonl
 $(eval $(call lm-tune-rules,$(DEFAULT_OUT)/model,$(DEFAULT_OUT)/lm/text.txt,2,$(DEFAULT_DIR)digits.arpa,$(HELDOUT_OUT)/synth_digits.jsonl,$(DEFAULT_MODEL)))
 
 $(DEFAULT_OUT)/eval/unseen_voices/results.json: $(DEFAULT_MODEL) $(HELDOUT_OUT)/synth_digits.jsonl
-	$(ASR) evaluate --model $< --manifest $(HELDOUT_OUT)/synth_digits.jsonl --out $(@D) $(QUIET)
+	$(ASR) evaluate --model $< --manifest $(HELDOUT_OUT)/synth_digits.jsonl \
+		--output-dir $(@D) $(QUIET)

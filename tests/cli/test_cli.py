@@ -115,7 +115,7 @@ def test_evaluate_writes_results_and_report(trained, tmp_path, capsys):
     exp, manifest = trained
     out = tmp_path / "eval"
     code = main(["evaluate", "--model", str(exp / "best.pt"), "--manifest", str(manifest),
-                 "--out", str(out), "-q", "--bootstrap", "200"])  # fmt: skip
+                 "--output-dir", str(out), "-q", "--bootstrap", "200"])  # fmt: skip
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert {"wer", "cer", "num_utterances", "utterances"} <= results.keys()
@@ -130,7 +130,7 @@ def test_compare_two_runs(trained, tmp_path, capsys):
     exp, manifest = trained
     for name in ("a", "b"):
         main(["evaluate", "--model", str(exp / "best.pt"), "--manifest", str(manifest),
-              "--out", str(tmp_path / name), "-q", "--bootstrap", "100"])  # fmt: skip
+              "--output-dir", str(tmp_path / name), "-q", "--bootstrap", "100"])  # fmt: skip
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "a" / "results.json"),
                  str(tmp_path / "b" / "results.json")]) == 0  # fmt: skip

@@ -29,7 +29,7 @@ def _run(capsys, *argv: str) -> list[str]:
 def test_librispeech(fsdd, tmp_path, capsys):
     root = build_librispeech_fixture(fsdd, tmp_path / "train-clean-100", 2, 1, 2)
     out = tmp_path / "ls.jsonl"
-    assert _run(capsys, "librispeech", str(root), "--out", str(out), "-q") == [str(out)]
+    assert _run(capsys, "librispeech", str(root), "--output", str(out), "-q") == [str(out)]
     utterances = read_manifest(out)
     assert len(utterances) == 4
     assert {u.speaker for u in utterances} == {"1", "2"}
@@ -45,7 +45,7 @@ def test_commonvoice_counts_missing_clips(fsdd, tmp_path, capsys, caplog):
     rows.append("c\tgone.mp3\tNine")
     (tmp_path / "cv" / "train.tsv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "cv.jsonl"
-    _run(capsys, "commonvoice", str(tmp_path / "cv" / "train.tsv"), "--out", str(out))
+    _run(capsys, "commonvoice", str(tmp_path / "cv" / "train.tsv"), "--output", str(out))
     assert [u.text for u in read_manifest(out)] == ["three", "eight"]
     assert "missing audio" in caplog.text
 
@@ -59,7 +59,7 @@ def test_kaldi_with_segments(fsdd, tmp_path, capsys):
     (data / "text").write_text("utt1 FIVE\nutt2 five\n")
     (data / "utt2spk").write_text("utt1 jackson\nutt2 jackson\n")
     out = tmp_path / "kaldi.jsonl"
-    _run(capsys, "kaldi", str(data), "--out", str(out), "-q")
+    _run(capsys, "kaldi", str(data), "--output", str(out), "-q")
     utterances = read_manifest(out)
     assert [u.text for u in utterances] == ["five", "five"]
     assert utterances[0].duration == pytest.approx(0.2, abs=1e-3)
@@ -73,14 +73,16 @@ def test_folder_skips_audio_without_transcript(fsdd, tmp_path, capsys, caplog):
         shutil.copy(wav, folder)
     (folder / "1_nicolas_0.txt").write_text("One.\n")
     out = tmp_path / "folder.jsonl"
-    _run(capsys, "folder", str(folder), "--out", str(out))
+    _run(capsys, "folder", str(folder), "--output", str(out))
     assert [u.text for u in read_manifest(out)] == ["one"]
     assert "missing transcript" in caplog.text
 
 
 def test_fsdd_speaker_splits_and_connected(fsdd, tmp_path, capsys):
     out = tmp_path / "fsdd"
-    printed = _run(capsys, "fsdd", str(fsdd), "--out", str(out), "--sample-rate", "8000", "-q")
+    printed = _run(
+        capsys, "fsdd", str(fsdd), "--output-dir", str(out), "--sample-rate", "8000", "-q"
+    )
     assert len(printed) == 6
     splits = {name: read_manifest(out / f"{name}.jsonl") for name in ("train", "dev", "test")}
     assert {u.speaker for u in splits["test"]} == {"theo"}
@@ -99,7 +101,7 @@ def test_fsdd_clone_without_manifest_all_speakers_train(fsdd, tmp_path, capsys):
         shutil.copy(wav, clone)
     (clone / "notes.wav").write_bytes(b"")
     out = tmp_path / "fsdd"
-    argv = ["fsdd", str(clone.parent), "--out", str(out), "--no-connected"]
+    argv = ["fsdd", str(clone.parent), "--output-dir", str(out), "--no-connected"]
     _run(capsys, *argv, "--dev-speakers", "--test-speakers", "-q")
     train = read_manifest(out / "train.jsonl")
     assert sorted((u.speaker, u.text) for u in train) == [
@@ -117,9 +119,9 @@ def test_combine_rewrites_paths(fsdd, tmp_path, capsys):
         shutil.copy(_recordings(fsdd, [wav])[0], clips / "x.wav")
         (clips / "x.txt").write_text(text)
         manifests.append(str(tmp_path / name / "m.jsonl"))
-        _run(capsys, "folder", str(clips), "--out", manifests[-1], "-q")
+        _run(capsys, "folder", str(clips), "--output", manifests[-1], "-q")
     out = tmp_path / "combined" / "all.jsonl"
-    _run(capsys, "combine", *manifests, "--out", str(out), "-q")
+    _run(capsys, "combine", *manifests, "--output", str(out), "-q")
     assert [u.audio_filepath for u in read_manifest(out)] == [
         (tmp_path / "a" / "clips" / "x.wav").resolve(),
         (tmp_path / "b" / "deeper" / "clips" / "x.wav").resolve(),
@@ -151,7 +153,7 @@ def test_synth_holds_out_voices_and_sentences(tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("The birch canoe slid.\nGlue the sheet.\nA rod is used.\nThe box lay.\n")
     out = tmp_path / "synth"
-    argv = ["synth", str(prompts), "--out", str(out), "--max-voices", "8", "--renders", "1"]
+    argv = ["synth", str(prompts), "--output-dir", str(out), "--max-voices", "8", "--renders", "1"]
     argv += ["--dev-voices", "1", "--test-voices", "1", "--sample-rate", "8000", "-q"]
     assert len(_run(capsys, *argv)) == 3
     splits = {name: read_manifest(out / f"{name}.jsonl") for name in ("train", "dev", "test")}
@@ -163,7 +165,7 @@ def test_synth_holds_out_voices_and_sentences(tmp_path, capsys):
 @pytest.mark.skipif(FLITE_MISSING, reason="flite not installed")
 def test_synth_digits_only_chosen_families(tmp_path, capsys):
     out = tmp_path / "digits"
-    argv = ["synth-digits", "--out", str(out), "--families", "flite-slt", "--strings", "2"]
+    argv = ["synth-digits", "--output-dir", str(out), "--families", "flite-slt", "--strings", "2"]
     argv += ["--singles-per-digit", "1", "--renders", "1", "--sample-rate", "8000", "-q"]
     assert _run(capsys, *argv) == [str(out / "synth_digits.jsonl")]
     utterances = read_manifest(out / "synth_digits.jsonl")

@@ -32,7 +32,7 @@ def test_export_then_transcribe_with_the_onnx_file(trained, tmp_path, capsys):
     exp, manifest = trained
     clip = manifest.read_text().splitlines()[0].split('"audio_filepath": "')[1].split('"')[0]
     out = tmp_path / "model.onnx"
-    assert main(["export", "--model", str(exp / "best.pt"), "--out", str(out), "-q"]) == 0
+    assert main(["export", "--model", str(exp / "best.pt"), "--output", str(out), "-q"]) == 0
     assert out.is_file()
     capsys.readouterr()
     assert main(["transcribe", clip, "--model", str(exp / "best.pt"), "--precision", "int8"]) == 0

@@ -34,7 +34,7 @@ def test_tune_stores_the_best_grid_point_in_the_checkpoint(
     arpa, lexicon = lm_files
     out = tmp_path / "tuned.pt"
     argv = ["tune", "-q", "--model", str(connected), "--manifest", str(dev), "--lm", str(arpa)]
-    argv += ["--lexicon", str(lexicon), "--out", str(out)]
+    argv += ["--lexicon", str(lexicon), "--output", str(out)]
     assert main([*argv, "--lm-weights=0,2", "--word-scores=-1,1", "--beam-size", "20"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if "WER" in line]
     assert len(rows) == 4
@@ -45,7 +45,7 @@ def test_tune_stores_the_best_grid_point_in_the_checkpoint(
     assert decoding.lm == arpa.resolve()
     assert 100 * tuned.metadata["tuned"]["wer"] == pytest.approx(min(wers), abs=0.01)
     assert (decoding.lm_weight, decoding.word_score) in {(0, -1), (0, 1), (2, -1), (2, 1)}
-    assert load_checkpoint(connected).decoding is None  # --out leaves the original alone
+    assert load_checkpoint(connected).decoding is None  # --output leaves the original alone
     recognizer = Recognizer.load(out)
     assert recognizer.decoding_settings()["decoder"] == "beam"  # the tuned setting is the default
     assert Recognizer.load(out, method="greedy").decoding.lm is None

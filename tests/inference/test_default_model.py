@@ -40,7 +40,7 @@ def test_transcribe_without_model_uses_default_and_says_so(capsys, caplog):
 
 def test_default_model_recognises_samples_and_unseen_voices(tmp_path, capsys):
     manifest = SAMPLES / "manifest.jsonl"
-    assert main(["evaluate", "--manifest", str(manifest), "--out", str(tmp_path), "-q"]) == 0
+    assert main(["evaluate", "--manifest", str(manifest), "--output-dir", str(tmp_path), "-q"]) == 0
     rows = json.loads((tmp_path / "results.json").read_text())["utterances"]
     unseen = [r for r in rows if r["speaker"].startswith(("espeak", "flite"))]
     assert len(unseen) == 4  # digit strings read by voice families held out of training
