@@ -126,6 +126,7 @@ def _add_speech_commands(kinds, importer) -> None:
     p = kinds.add_parser("speech-commands", parents=[importer], help="ROOT/WORD/HASH_nohash_N.wav")
     p.add_argument("root", type=Path, help="a Speech Commands folder (one folder per word)")
     p.add_argument("--words", help="comma-separated word folders to keep (default: all)")
+    add_output(p, _MANIFEST, ("--out",), required=True)
     p.set_defaults(run=_run_speech_commands)
 
 
@@ -133,8 +134,8 @@ def _run_speech_commands(args) -> int:
     from asr.corpora.speech_commands import import_speech_commands
 
     words = args.words.split(",") if args.words else None
-    import_speech_commands(args.root, args.out, words, args.jobs, not args.quiet)
-    print(args.out)
+    import_speech_commands(args.root, args.output, words, args.jobs, not args.quiet)
+    print(args.output)
     return EXIT_OK
 
 
@@ -264,7 +265,7 @@ def _add_split(kinds, common) -> None:
         "hash of seed and name within strata of the kinds they read.",
     )
     p.add_argument("manifest", type=Path, help="a corpus manifest with speakers")
-    p.add_argument("--out", type=Path, required=True, help="folder for the split manifests")
+    add_output_dir(p, "folder for the split manifests", ("--out",), required=True)
     p.add_argument(
         "--kind",
         action="append",
@@ -296,7 +297,7 @@ def _run_split(args) -> int:
         tuple(args.dev_speakers), tuple(args.test_speakers),
     )  # fmt: skip
     splits = split_speakers(read_manifest(args.manifest), config, kinds)
-    for manifest in write_splits(splits, args.out, kinds).values():
+    for manifest in write_splits(splits, args.output_dir, kinds).values():
         print(manifest)
     return EXIT_OK
 

@@ -17,10 +17,12 @@ RENAMED = [
     (["prepare", "commonvoice", "t.tsv"], "output", "--output"),
     (["prepare", "kaldi", "data"], "output", "--output"),
     (["prepare", "folder", "clips"], "output", "--output"),
+    (["prepare", "speech-commands", "root"], "output", "--output"),
     (["prepare", "combine", "a.jsonl"], "output", "--output"),
     (["prepare", "synth", "prompts.txt"], "output_dir", "--output-dir"),
     (["prepare", "synth-digits"], "output_dir", "--output-dir"),
     (["prepare", "fsdd", "fsdd"], "output_dir", "--output-dir"),
+    (["prepare", "split", "m.jsonl"], "output_dir", "--output-dir"),
 ]  # fmt: skip
 
 

@@ -176,7 +176,7 @@ def test_synth_digits_only_chosen_families(tmp_path, capsys):
 def test_split_writes_speaker_disjoint_kinds(fsdd, tmp_path, capsys):
     out = tmp_path / "split"
     written = _run(
-        capsys, "split", str(fsdd / "manifest.jsonl"), "--out", str(out), "--kind",
+        capsys, "split", str(fsdd / "manifest.jsonl"), "--output-dir", str(out), "--kind",
         "low=zero,one,two,three,four", "--dev-speakers", "yweweler", "--test-speakers", "theo",
         "--dev-frac", "0", "--test-frac", "0", "-q",
     )  # fmt: skip
@@ -191,6 +191,14 @@ def test_split_writes_speaker_disjoint_kinds(fsdd, tmp_path, capsys):
 
 
 def test_split_bad_kind_is_one_line(fsdd, tmp_path, capsys):
-    argv = ["prepare", "split", str(fsdd / "manifest.jsonl"), "--out", str(tmp_path), "--kind", "x"]
+    argv = [
+        "prepare",
+        "split",
+        str(fsdd / "manifest.jsonl"),
+        "--output-dir",
+        str(tmp_path),
+        "--kind",
+        "x",
+    ]
     assert main(argv) == 1
     assert capsys.readouterr().err.strip().count("\n") == 0
