@@ -42,7 +42,7 @@ SYNTH_BENCH := $(abspath recipes/synth/exp-small)
 
 bench: install  ## speed and accuracy beside peers, printed and written to build/bench.json
 	$(MAKE) -C recipes/synth EXP=$(SYNTH_BENCH) CONFIG=small.toml lm
-	$(BIN)/python -m benchmarks.bench --out build/bench.json --synth $(SYNTH_BENCH)
+	$(BIN)/python -m benchmarks.bench -o build/bench.json --synth $(SYNTH_BENCH)
 
 lint: install  ## ruff lint and format check
 	$(BIN)/ruff check asr tests benchmarks

@@ -1,6 +1,6 @@
 """`make bench`: speed and accuracy of our model beside its peers, measured in one run.
 
-`python -m benchmarks.bench --out build/bench.json [--model M] [--fsdd DIR] [--synth EXP]`
+`python -m benchmarks.bench -o build/bench.json [--model M] [--fsdd DIR] [--synth EXP]`
 prints one Markdown table (every ratio in it comes from this run) and writes the rows, with the
 machine, as JSON. Inputs: FSDD's test speaker (theo, 500 clips), a 10-minute recording made by
 concatenating those clips, 400 training clips of the other speakers, and with --synth a synth
@@ -227,7 +227,7 @@ class _StageLog:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("build/bench.json"))
+    parser.add_argument("-o", "--output", type=Path, default=Path("build/bench.json"))
     parser.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     parser.add_argument("--fsdd", type=Path, default=DEFAULT_FSDD, help="FSDD folder")
     parser.add_argument("--threads", type=int, default=2, help="threads for multi-thread rows")
@@ -250,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         f"\nmachine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}; load average "
         f"at the end {info['load_average']}; bench took {info['bench_seconds']:.0f} s"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": info, "rows": rows_to_json(rows)}, indent=1) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    report = {"machine": info, "rows": rows_to_json(rows)}
+    args.output.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 
