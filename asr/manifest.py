@@ -1,22 +1,26 @@
 """JSONL manifests (the NeMo convention): one utterance per line.
 
 `{"audio_filepath": "a.wav", "duration": 1.23, "text": "hello", "speaker": "s1"}`; relative paths
-resolve against the manifest's folder. Bad lines are reported with their line numbers and skipped,
-never fatal: one broken entry must not stop a training run over thousands.
+resolve against the manifest's folder, and a missing duration is read from the audio file's header.
+Bad lines are skipped, never fatal: one broken entry must not stop a training run over thousands.
+They are reported in one warning, by reason with a count and the first line numbers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from asr.audio import audio_duration
 from asr.errors import AsrError
 
 logger = logging.getLogger(__name__)
+
+SHOWN_LINES = 10  # line numbers listed per skip reason; the count covers the rest
 
 
 @dataclass(frozen=True)
@@ -32,35 +36,45 @@ def read_manifest(
     check_text: Callable[[str], str | None] | None = None,
     check_files: bool = True,
 ) -> list[Utterance]:
-    """Read a JSONL manifest, skipping bad lines with one warning each.
+    """Read a JSONL manifest, skipping bad lines (one warning sums them up; each is a debug line).
 
     `check_text(text)` returns a reason to reject a transcript (e.g. characters outside the
-    vocabulary) or None. Raises AsrError only when the manifest itself cannot be read.
+    vocabulary) or None. `check_files`: skip lines whose audio file is missing, and read a
+    missing duration from the file's header. Raises AsrError only when the manifest itself
+    cannot be read.
     """
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise AsrError(f"{path}: cannot read manifest ({err})") from err
-    utterances, skipped = [], Counter()
+    utterances, skipped = [], {}
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         reason, utt = _parse_line(line, path.parent, check_text, check_files)
         if reason:
-            logger.warning("%s:%d: skipped: %s", path, lineno, reason)
-            skipped[reason.split(":")[0]] += 1
+            logger.debug("%s:%d: skipped: %s", path, lineno, reason)
+            why, _, detail = reason.partition(": ")
+            skipped.setdefault(why, []).append((lineno, detail))
         else:
             utterances.append(utt)
     if skipped:
+        total = sum(map(len, skipped.values()))
+        summary = "; ".join(_skip_summary(why, hits) for why, hits in skipped.items())
         logger.warning(
-            "%s: kept %d utterances, skipped %d (%s)",
-            path,
-            len(utterances),
-            sum(skipped.values()),
-            ", ".join(f"{n} {why}" for why, n in skipped.most_common()),
+            "%s: kept %d utterances, skipped %d: %s", path, len(utterances), total, summary
         )
     return utterances
+
+
+def _skip_summary(why: str, skipped: list[tuple[int, str]]) -> str:
+    """'3 missing file (lines 4, 9, 12; e.g. a.wav)' for one reason's (line number, detail)s."""
+    numbers = ", ".join(str(lineno) for lineno, _ in skipped[:SHOWN_LINES])
+    more = f" and {len(skipped) - SHOWN_LINES} more" if len(skipped) > SHOWN_LINES else ""
+    example = next((f"; e.g. {detail}" for _, detail in skipped if detail), "")
+    line_word = "line" if len(skipped) == 1 else "lines"
+    return f"{len(skipped)} {why} ({line_word} {numbers}{more}{example})"
 
 
 def _parse_line(
@@ -79,10 +93,6 @@ def _parse_line(
     text = entry.get("text")
     if not isinstance(text, str) or not text.strip():
         return "empty text", None
-    try:
-        duration = float(entry.get("duration", 0.0))
-    except (TypeError, ValueError):
-        return f"bad duration: {entry.get('duration')!r}", None
     audio = Path(entry["audio_filepath"])
     if not audio.is_absolute():
         audio = root / audio
@@ -90,8 +100,28 @@ def _parse_line(
         return f"missing file: {audio}", None
     if check_text is not None and (why := check_text(text)):
         return why, None
+    reason, duration = _duration(entry.get("duration"), audio, check_files)
+    if reason:
+        return reason, None
     speaker = entry.get("speaker")
     return None, Utterance(audio, duration, text, None if speaker is None else str(speaker))
+
+
+def _duration(value, audio: Path, check_files: bool) -> tuple[str | None, float]:
+    """(reason, seconds) of a line's duration; a missing one is read from the audio's header, as
+    unknown durations would all count as 0 s and land in one batch."""
+    if value is None:
+        try:
+            return None, audio_duration(audio) if check_files else 0.0
+        except AsrError as err:
+            return f"unreadable audio: {err}", 0.0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        return f"bad duration: {value!r}", 0.0
+    return None, seconds
 
 
 def write_manifest(path: Path, utterances: Iterable[Utterance], relative: bool = True) -> int:

@@ -32,8 +32,51 @@ def test_bad_lines_are_skipped_with_line_numbers(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         utts = read_manifest(manifest, check_text=lambda t: "bad char z" if "z" in t else None)
     assert [u.text for u in utts] == ["fine"]
-    log = caplog.text
-    for lineno, reason in [(2, "malformed JSON"), (3, "missing file"), (4, "empty text"),
-                           (5, "bad char z"), (6, "no audio_filepath")]:  # fmt: skip
-        assert f"m.jsonl:{lineno}: skipped: {reason}" in log
-    assert "kept 1 utterances, skipped 5" in log
+    (record,) = caplog.records  # one warning for the whole manifest
+    assert "m.jsonl: kept 1 utterances, skipped 5: " in record.message
+    for reason in [
+        "1 malformed JSON (line 2; e.g. ",
+        "1 missing file (line 3; e.g. ",
+        "1 empty text (line 4)",
+        "1 bad char z (line 5)",
+        "1 no audio_filepath (line 6)",
+    ]:
+        assert reason in record.message
+
+
+def test_thousands_of_bad_lines_are_one_warning_with_the_first_line_numbers(tmp_path, caplog):
+    (tmp_path / "ok.wav").write_bytes(b"x")
+    good = '{"audio_filepath": "ok.wav", "duration": 1.0, "text": "fine"}'
+    bad = '{"audio_filepath": "ok.wav", "duration": 1.0, "text": "caf\u00e9"}'
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join([good] + [bad] * 2000) + "\n")
+    with caplog.at_level(logging.WARNING):
+        utts = read_manifest(
+            manifest, check_text=lambda t: "not ascii: \u00e9" if "\u00e9" in t else None
+        )
+    assert len(utts) == 1
+    (record,) = caplog.records
+    assert (
+        "2000 not ascii (lines 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 1990 more; e.g. \u00e9)"
+        in record.message
+    )
+
+
+def test_missing_duration_is_read_from_the_audio_header(sine_wav, caplog):
+    manifest = sine_wav.parent / "m.jsonl"
+    (sine_wav.parent / "junk.wav").write_bytes(b"not audio at all")
+    lines = [
+        {"audio_filepath": "tone.wav", "text": "no duration"},
+        {"audio_filepath": "tone.wav", "text": "null duration", "duration": None},
+        {"audio_filepath": "tone.wav", "text": "given", "duration": 0.25},
+        {"audio_filepath": "junk.wav", "text": "unreadable"},
+        {"audio_filepath": "tone.wav", "text": "negative", "duration": -1},
+    ]
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with caplog.at_level(logging.WARNING):
+        utts = read_manifest(manifest)
+    assert [(u.text, u.duration) for u in utts] == [
+        ("no duration", 1.0), ("null duration", 1.0), ("given", 0.25),
+    ]  # fmt: skip
+    assert "1 unreadable audio (line 4; e.g. " in caplog.text
+    assert "1 bad duration (line 5; e.g. -1)" in caplog.text

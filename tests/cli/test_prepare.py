@@ -140,7 +140,7 @@ def test_text_prints_transcripts_without_the_audio(tmp_path, capsys, caplog):
     second.write_text('{"audio_filepath": "z.wav", "duration": 2.0, "text": "one two"}\n')
     assert main(["prepare", "text", str(first), str(second)]) == 0
     assert capsys.readouterr().out == 'one two\nsay "nine"\none two\n'
-    assert f"{first}:2: skipped: empty text" in caplog.text
+    assert f"{first}: kept 2 utterances, skipped 1: 1 empty text (line 2)" in caplog.text
 
 
 def test_text_of_a_missing_manifest_is_one_line(tmp_path, capsys):
