@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,15 @@ from asr.normalise import Normaliser
 from asr.text import Vocabulary
 
 FORMAT = "asr-checkpoint/1"
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.tmp")  # .NAME.PID.tmp, what save_checkpoint writes first
 
-__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "save_checkpoint",
+    "load_checkpoint",
+    "check_room",
+    "remove_stale_temporaries",
+]
 
 
 @dataclass
@@ -51,6 +59,22 @@ class Checkpoint:
         """The training set's normalisation, without speaker means (see Normaliser.for_speakers)."""
         return Normaliser(self.feature_config.normalisation, self.mean, self.std)
 
+    def differences(self, model_config: ModelConfig, features: FeatureConfig) -> list[str]:
+        """'[section] key = wanted, saved value' for each key where these configs describe
+        another model than this one. vocab_size and n_mels are not compared: training takes
+        them from the text and [features]."""
+        differ = []
+        for section, saved, wanted in (
+            ("model", self.model_config, model_config),
+            ("features", self.feature_config, features),
+        ):
+            saved, wanted = config_to_dict(saved), config_to_dict(wanted)
+            for key, value in wanted.items():
+                derived = section == "model" and key in ("vocab_size", "n_mels")
+                if not derived and saved.get(key) != value:
+                    differ.append(f"[{section}] {key} = {value!r}, saved {saved.get(key)!r}")
+        return differ
+
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     """Write atomically: a crash mid-write leaves any previous file at `path` intact."""
@@ -69,13 +93,14 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     }
     if ckpt.resume is not None:
         payload["resume"] = ckpt.resume
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temporary(path, os.getpid())
     try:
         with tmp.open("wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
+        _fsync_folder(path.parent)  # the rename itself survives a power cut
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -106,6 +131,62 @@ def load_checkpoint(path: Path) -> Checkpoint:
         decoding=_resolve_decoding_paths(payload.get("decoding", {}), path.parent),
         resume=payload.get("resume"),
     )
+
+
+def check_room(folder: Path, nbytes: int) -> None:
+    """Fail now, not at the first save, when `folder` cannot take `nbytes` more (a full disk, a
+    quota, a read-only folder): write, fsync and remove a probe file that size."""
+    folder = Path(folder)
+    probe = _temporary(folder / "probe", os.getpid())
+    chunk = bytes(1 << 20)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with probe.open("wb") as f:
+            for start in range(0, nbytes, len(chunk)):
+                f.write(chunk[: nbytes - start])
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise AsrError(
+            f"{folder}: cannot write checkpoints here ({err.strerror or err}; "
+            f"they need {nbytes / 1e6:.1f} MB more)"
+        ) from err
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files that saves into `folder` left when their process was killed
+    (`finally` never ran); returns them. A live process's temporary file is left alone."""
+    stale = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        match = _TEMPORARY.fullmatch(tmp.name)
+        if match and not _alive(int(match[1])):
+            tmp.unlink(missing_ok=True)
+            stale.append(tmp)
+    return stale
+
+
+def _temporary(path: Path, pid: int | str) -> Path:
+    return path.with_name(f".{path.name}.{pid}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, but another user's
+        return True
+    return True
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _resolve_decoding_paths(decoding: dict, folder: Path) -> DecodeConfig | None:

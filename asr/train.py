@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import math
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,19 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from asr.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from asr.checkpoint import (
+    Checkpoint,
+    check_room,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from asr.config import config_to_dict
 from asr.data import Batch, DurationBatchSampler, SpeechDataset, collate
 from asr.decoding.greedy import greedy_decode
 from asr.errors import AsrError
 from asr.features import FeatureConfig
+from asr.interrupt import DeferredInterrupt
 from asr.manifest import Utterance, read_manifest
 from asr.model import CTCModel, ModelConfig
 from asr.normalise import Normaliser, fit_normaliser
@@ -46,6 +54,8 @@ class _Progress:
     step: int = 0  # optimizer steps in all
     best_score: tuple[float, float] = (math.inf, math.inf)  # (dev WER, dev loss) or train loss
     stale_epochs: int = 0  # epochs since the best score
+    loss_sum: float = 0.0  # training losses of the current epoch's steps, so that a resumed
+    loss_steps: int = 0  # epoch still reports (and early-stops on) the whole epoch's mean
 
 
 @dataclass
@@ -80,10 +90,13 @@ def train(config: TrainConfig, model_config: ModelConfig, features: FeatureConfi
     torch.manual_seed(config.seed)
     run = _setup(config, model_config, features, rank, world)
     log = _CsvLog(run.out / "log.csv") if rank == 0 else None
-    while run.progress.epoch < config.epochs and run.progress.stale_epochs < config.patience:
-        row = _run_epoch(run)
-        if log is not None:
-            log.write(*row)
+    with DeferredInterrupt("interrupted: stopping after this step, saving first") as interrupt:
+        while run.progress.epoch < config.epochs and run.progress.stale_epochs < config.patience:
+            row = _run_epoch(run, interrupt)
+            if log is not None:
+                log.write(*row)
+            if interrupt.requested:  # during validation: the epoch is saved
+                raise KeyboardInterrupt
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
@@ -96,20 +109,26 @@ def _setup(
     """Data, model and optimizer, fresh or restored from out_dir/last.pt."""
     last_path = Path(config.out_dir) / "last.pt"
     resume = load_checkpoint(last_path) if last_path.is_file() else None
+    # Resuming continues the saved model; fine-tuning takes init_from's configs, not these.
+    differ = resume.differences(model_config, features) if resume and not config.init_from else []
+    if differ:
+        raise AsrError(
+            f"{last_path}: this output folder holds a model trained with another config "
+            f"({'; '.join(differ)}); use a new output folder or the original config"
+        )
     init = load_checkpoint(config.init_from) if resume is None and config.init_from else None
     # The run's features: a resumed or fine-tuned model's own, else the config's.
     restored = resume or init
     features = restored.feature_config if restored else features
-    train_set = read_manifest(config.train_manifest)
+    train_set = _training_set(config, restored.vocab if restored else None)
     if resume is not None:
         ckpt, normaliser = resume, resume.normaliser.for_speakers(train_set, features)
     else:
         ckpt, normaliser = _new_checkpoint(config, model_config, features, train_set, init)
     check = _text_checker(ckpt.vocab)
-    train_set = [u for u in train_set if not check(u.text)]
     dev_set = read_manifest(config.dev_manifest, check_text=check) if config.dev_manifest else []
-    if not train_set:
-        raise AsrError(f"{config.train_manifest}: no usable training utterances")
+    if rank == 0:
+        _prepare_out(Path(config.out_dir), ckpt)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = ckpt.build_model().train().to(device)
     sampler = DurationBatchSampler(
@@ -123,7 +142,7 @@ def _setup(
     # and a run resumed mid-epoch would then see different dropout masks.
     loader = DataLoader(
         data, batch_sampler=sampler, collate_fn=collate, num_workers=config.num_workers,
-        generator=torch.Generator().manual_seed(config.seed),
+        generator=torch.Generator().manual_seed(config.seed), worker_init_fn=_ignore_sigint,
     )  # fmt: skip
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -140,16 +159,18 @@ def _setup(
     )  # fmt: skip
 
 
-def _run_epoch(run: _Run) -> tuple:
+def _run_epoch(run: _Run, interrupt: DeferredInterrupt) -> tuple:
     """Train the (rest of the) epoch, validate, save; returns the log row."""
     progress, started = run.progress, time.monotonic()
     run.sampler.set_epoch(progress.epoch)
     run.data.set_epoch(progress.epoch)
     run.sampler.skip = progress.batch
     try:
-        loss = _train_epoch(run)
+        loss = _train_epoch(run, interrupt)
     except KeyboardInterrupt:
-        if run.rank == 0:
+        if run.rank == 0 and interrupt.forced:
+            logger.warning("stopped mid-step, not saved: a rerun resumes from the last save")
+        elif run.rank == 0:
             _save(run)
             logger.warning("interrupted: saved %s; run again to resume", run.out / "last.pt")
         raise
@@ -178,16 +199,53 @@ def _init_distributed() -> tuple[int, int]:
     return dist.get_rank(), world
 
 
-def _text_checker(vocab: Vocabulary):
+def _text_checker(vocab: Vocabulary | None):
+    """A read_manifest check_text: reject text that normalises to nothing (punctuation only) or,
+    with `vocab`, that has characters outside it."""
+
     def check(text: str) -> str | None:
-        unknown = vocab.unknown_chars(text)
+        unknown = vocab.unknown_chars(text) if vocab is not None else set()
         if unknown:
             return f"characters outside the vocabulary: {''.join(sorted(unknown))!r}"
         if not normalize_text(text):
-            return "empty text after normalisation"
+            return f"empty text after normalisation: {text!r}"
         return None
 
     return check
+
+
+def _training_set(config: TrainConfig, vocab: Vocabulary | None) -> list[Utterance]:
+    """The training manifest's utterances that fit `vocab` (None: a new one is built from them)
+    and max_duration; what is skipped is reported."""
+    utterances = read_manifest(config.train_manifest, check_text=_text_checker(vocab))
+    long = [u for u in utterances if u.duration > config.max_duration]
+    if long:
+        examples = ", ".join(f"{u.audio_filepath} ({u.duration:.1f} s)" for u in long[:3])
+        logger.warning(
+            "%s: skipped %d utterances longer than max_duration (%g s), e.g. %s",
+            config.train_manifest, len(long), config.max_duration, examples,
+        )  # fmt: skip
+    utterances = [u for u in utterances if u.duration <= config.max_duration]
+    if not utterances:
+        raise AsrError(f"{config.train_manifest}: no usable training utterances")
+    return utterances
+
+
+def _prepare_out(out: Path, ckpt: Checkpoint) -> None:
+    """Remove what killed saves left; make sure the checkpoints fit before the first epoch.
+
+    best.pt holds the weights, last.pt also AdamW's two moments, and replacing last.pt needs
+    room for a second copy of it while the first exists."""
+    for tmp in remove_stale_temporaries(out) if out.is_dir() else []:
+        logger.info("removed %s, left by a save that was killed", tmp)
+    weights = sum(t.numel() * t.element_size() for t in ckpt.state_dict.values())
+    held = sum(p.stat().st_size for p in (out / "best.pt", out / "last.pt") if p.is_file())
+    check_room(out, max(0, 7 * weights - held))
+
+
+def _ignore_sigint(worker_id: int) -> None:
+    """DataLoader workers leave Ctrl-C to the main process, which stops at a safe point."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _new_checkpoint(
@@ -229,9 +287,9 @@ def _schedule(optimizer, config: TrainConfig, total_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _train_epoch(run: _Run) -> float:
+def _train_epoch(run: _Run, interrupt: DeferredInterrupt) -> float:
     """One pass (or the rest of one, when resuming); returns the mean training loss."""
-    progress, total, count = run.progress, 0.0, 0
+    progress = run.progress
     bar = tqdm(
         run.loader, desc=f"epoch {progress.epoch + 1}", unit="batch", initial=progress.batch,
         total=len(run.sampler), disable=None if run.rank == 0 else True, leave=False,
@@ -241,10 +299,13 @@ def _train_epoch(run: _Run) -> float:
             loss = _train_step(run.ddp, batch, run.optimizer, run.config, run.device)
             run.scheduler.step()
             progress.step += 1
-            total, count = total + loss, count + 1
+            progress.loss_sum += loss
+            progress.loss_steps += 1
             bar.set_postfix(loss=f"{loss:.3f}")
         progress.batch += 1
-    return total / max(1, count)
+        if interrupt.requested:  # between steps: the saved state resumes exactly
+            raise KeyboardInterrupt
+    return progress.loss_sum / max(1, progress.loss_steps)
 
 
 def _train_step(model, batch: Batch, optimizer, config: TrainConfig, device: str) -> float:
@@ -295,6 +356,7 @@ def _validate(model, loader: DataLoader, vocab: Vocabulary, device: str) -> tupl
 
 def _end_epoch(progress: _Progress, score: tuple[float, float]) -> None:
     progress.epoch, progress.batch = progress.epoch + 1, 0
+    progress.loss_sum, progress.loss_steps = 0.0, 0
     if score < progress.best_score:
         progress.best_score, progress.stale_epochs = score, 0
     else:

@@ -21,6 +21,7 @@ class TrainConfig:
     out_dir: Path
     epochs: int = 30
     batch_seconds: float = 200.0  # padded audio seconds per batch (per process under DDP)
+    max_duration: float = 30.0  # seconds; longer training utterances are reported and skipped
     lr: float = 1e-3  # peak learning rate
     weight_decay: float = 1e-2
     warmup_steps: int = 200  # linear warm-up, then cosine decay to 0 over the run

@@ -1,21 +1,33 @@
 import csv
+import dataclasses
 import json
+import logging
 import os
+import resource
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
+from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
-import asr.train
 from asr.checkpoint import load_checkpoint
 from asr.data import DurationBatchSampler
+from asr.errors import AsrError
 from asr.evaluation.evaluate import evaluate
 from asr.inference.recognizer import Recognizer
 from asr.manifest import read_manifest
 from asr.train import configs_from_toml, train
 
 from conftest import ROOT, fsdd_sample
+
+# Smaller than the conftest model: these tests train it a dozen times, a second each.
+SMALL_MODEL = {"conv_channels": (8, 8), "lstm_hidden": 32, "dropout": 0.2}
 
 
 def test_end_to_end_on_real_recordings(trained, tmp_path):
@@ -28,45 +40,6 @@ def test_end_to_end_on_real_recordings(trained, tmp_path):
     assert results["num_utterances"] == 40
     assert results["wer"] < 0.3, results["wer"]
     assert (tmp_path / "eval" / "results.json").is_file()
-
-
-def _small_run(fsdd, tiny_config, tmp_path, out: str, epochs: int = 3):
-    manifest = fsdd_sample(fsdd, tmp_path / "small.jsonl", 16, {"jackson"})
-    train_config, model_config, features = configs_from_toml(
-        tiny_config, train_manifest=manifest, dev_manifest=manifest, out_dir=tmp_path / out,
-        epochs=epochs,
-    )  # fmt: skip
-    return train_config, model_config.__class__(**{**vars(model_config), "dropout": 0.2}), features
-
-
-def test_interrupted_run_resumes_where_uninterrupted_one_ends(
-    fsdd, tiny_config, tmp_path, monkeypatch
-):
-    straight = _small_run(fsdd, tiny_config, tmp_path, "straight")
-    train(*straight)
-
-    resumed = _small_run(fsdd, tiny_config, tmp_path, "resumed")
-    real_step, calls = asr.train._train_step, []
-
-    def interrupt_on_seventh(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 7:  # mid-epoch: Ctrl-C arrives during training
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(asr.train, "_train_step", interrupt_on_seventh)
-    with pytest.raises(KeyboardInterrupt):
-        train(*resumed)
-    saved = load_checkpoint(tmp_path / "resumed" / "last.pt")
-    assert saved.resume["progress"]["step"] == 6  # saved before exiting
-    monkeypatch.setattr(asr.train, "_train_step", real_step)
-    train(*resumed)
-
-    a = load_checkpoint(tmp_path / "straight" / "last.pt")
-    b = load_checkpoint(tmp_path / "resumed" / "last.pt")
-    assert a.resume["progress"] == b.resume["progress"]
-    for name, tensor in a.state_dict.items():
-        torch.testing.assert_close(b.state_dict[name], tensor, atol=1e-4, rtol=1e-3)
 
 
 # Run under torchrun: the real `asr train`, with each rank's training steps recorded, so the
@@ -126,3 +99,251 @@ def test_torchrun_two_cpu_processes(fsdd, tiny_config, tmp_path):
         assert sorted(shares[0] + shares[1]) == sorted(sum(batches[: 2 * steps], []))
         start += steps
     assert [len(rank) for rank in ranks] == [start, start]
+
+
+@pytest.fixture
+def one_thread():
+    """On a busy machine, idle-spinning extra threads make a tiny model several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _configs(tiny_config, manifest: Path, out: Path, **train_values):
+    train_config, model_config, features = configs_from_toml(
+        tiny_config, train_manifest=manifest, dev_manifest=None, out_dir=out, **train_values
+    )
+    return train_config, dataclasses.replace(model_config, **SMALL_MODEL), features
+
+
+def _sample(fsdd, path: Path, count: int = 16) -> Path:
+    return fsdd_sample(fsdd, path, count, {"jackson"})
+
+
+def _steps(out: Path) -> int:
+    return load_checkpoint(out / "last.pt").resume["progress"]["step"]
+
+
+def _assert_identical(a, b, where: str = "") -> None:
+    """Bit for bit: tensors by torch.equal, containers item by item."""
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            _assert_identical(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_identical(x, y, f"{where}/{i}")
+    else:
+        assert a == b, where
+
+
+@pytest.fixture(scope="module")
+def straight(fsdd, tiny_config, tmp_path_factory):
+    """(configs, batches per epoch, last.pt) of two uninterrupted epochs: what every resumed run
+    must equal."""
+    root = tmp_path_factory.mktemp("straight")
+    manifest = _sample(fsdd, root / "train.jsonl")
+    configs = _configs(tiny_config, manifest, root / "exp", epochs=2, batch_seconds=2)
+    configs = (dataclasses.replace(configs[0], dev_manifest=manifest), *configs[1:])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(*configs)
+    finally:
+        torch.set_num_threads(threads)
+    per_epoch = len(DurationBatchSampler([u.duration for u in read_manifest(manifest)], 2))
+    return configs, per_epoch, load_checkpoint(root / "exp" / "last.pt")
+
+
+def _sigint_inside(where: str, step: int, times: int) -> list:
+    """Global hooks that send this process SIGINT `times` times during training step `step`
+    (1-based): in the first batch norm's forward (its statistics already updated), in the
+    backward pass through it, just after the optimizer step (weights updated, the schedule and
+    position not yet), or in the validation that follows the step."""
+    first, seen, fired = [], [], []  # the first batch-norm module; its training forwards
+
+    def interrupt(*args):
+        if not fired:
+            fired.append(True)
+            for _ in range(times):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    def forward_hook(module, args, output):
+        if not isinstance(module, nn.BatchNorm2d):
+            return
+        if not first:
+            first.append(module)
+        if module is not first[0]:
+            return
+        if module.training:
+            seen.append(module)
+        if len(seen) != step or module.training != (where != "validation"):
+            return
+        if where in ("forward", "validation"):
+            interrupt()
+        elif where == "backward":
+            args[0].register_hook(interrupt)  # fires once the gradient reaches the conv output
+
+    def step_hook(optimizer, args, kwargs):
+        if len(seen) == step and where == "step":
+            interrupt()
+
+    return [
+        nn.modules.module.register_module_forward_hook(forward_hook),
+        register_optimizer_step_post_hook(step_hook),
+    ]
+
+
+@pytest.mark.parametrize(
+    "where, times",
+    [("forward", 1), ("backward", 1), ("step", 1), ("validation", 1), ("forward", 2)],
+)
+def test_ctrl_c_anywhere_resumes_bit_for_bit(straight, where, times, tmp_path, one_thread):
+    """Once: the step (or validation) finishes and is saved. Twice: training stops at once,
+    unsaved, and the rerun resumes from the last save (here: the end of the first epoch)."""
+    configs, per_epoch, expected = straight
+    train_config = dataclasses.replace(configs[0], out_dir=tmp_path / "exp")
+    assert per_epoch >= 3
+    step = per_epoch if where == "validation" else per_epoch + 2  # second epoch, third batch
+    hooks = _sigint_inside(where, step, times)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(train_config, *configs[1:])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert _steps(tmp_path / "exp") == (step if times == 1 else per_epoch)
+    train(train_config, *configs[1:])
+    resumed = load_checkpoint(tmp_path / "exp" / "last.pt")
+    _assert_identical(resumed.state_dict, expected.state_dict, "weights")  # batch-norm buffers too
+    _assert_identical(resumed.resume, expected.resume, "resume")  # optimizer, schedule, RNG
+
+
+def test_resuming_with_another_model_or_features_is_refused(
+    fsdd, tiny_config, tmp_path, one_thread
+):
+    configs = _configs(
+        tiny_config, _sample(fsdd, tmp_path / "train.jsonl", 8), tmp_path / "exp", epochs=1
+    )
+    train(*configs)
+    other_model = dataclasses.replace(configs[1], lstm_hidden=48)
+    other_features = dataclasses.replace(configs[2], n_mels=32)
+    with pytest.raises(AsrError) as refused:
+        train(configs[0], other_model, other_features)
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / 'exp' / 'last.pt'}: ")
+    assert "[model] lstm_hidden = 48, saved 32; [features] n_mels = 32, saved 40" in message
+    train(dataclasses.replace(configs[0], epochs=2), *configs[1:])  # the same configs resume
+    assert len(list(csv.DictReader((tmp_path / "exp" / "log.csv").open()))) == 2
+
+
+def test_missing_durations_are_read_so_batches_keep_their_size(
+    fsdd, tiny_config, tmp_path, one_thread
+):
+    given = _sample(fsdd, tmp_path / "given.jsonl")
+    entries = [json.loads(line) for line in given.read_text().splitlines()]
+    durations = [e.pop("duration") for e in entries]
+    missing = tmp_path / "missing.jsonl"
+    missing.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    train(*_configs(tiny_config, missing, tmp_path / "exp", epochs=1, batch_seconds=2))
+    batches = len(DurationBatchSampler(durations, 2))
+    assert batches > 1 and _steps(tmp_path / "exp") == batches  # not all in one batch
+
+
+def test_overlong_utterances_are_reported_and_skipped(
+    fsdd, tiny_config, tmp_path, caplog, one_thread
+):
+    manifest = _sample(fsdd, tmp_path / "train.jsonl", 8)
+    short = read_manifest(manifest)
+    long = tmp_path / "long.wav"  # 12 s of speech among clips under a second
+    wave = np.concatenate([sf.read(u.audio_filepath)[0] for u in short] * 8)[: 12 * 8000]
+    sf.write(long, wave, 8000)
+    with manifest.open("a") as f:
+        f.write(json.dumps({"audio_filepath": str(long), "text": "zero"}) + "\n")
+    with caplog.at_level(logging.WARNING, logger="asr.train"):
+        train(*_configs(tiny_config, manifest, tmp_path / "exp", epochs=1, max_duration=5))
+    assert (
+        f"skipped 1 utterances longer than max_duration (5 s), e.g. {long} (12.0 s)" in caplog.text
+    )
+    assert _steps(tmp_path / "exp") == len(DurationBatchSampler([u.duration for u in short], 4))
+
+
+def test_unusable_transcripts_are_reported_once_with_line_numbers(
+    fsdd, tiny_config, tmp_path, caplog, one_thread
+):
+    manifest = _sample(fsdd, tmp_path / "train.jsonl", 12)
+    lines = manifest.read_text().splitlines()
+    for lineno in (3, 8):  # punctuation only: nothing to learn, nothing to say
+        lines[lineno - 1] = lines[lineno - 1].replace(json.loads(lines[lineno - 1])["text"], "?!")
+    manifest.write_text("\n".join(lines) + "\n")
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(
+        "\n".join([lines[0], lines[1].replace(json.loads(lines[1])["text"], "zebra")]) + "\n"
+    )
+    configs = _configs(tiny_config, manifest, tmp_path / "exp", epochs=1)
+    with caplog.at_level(logging.WARNING):
+        train(dataclasses.replace(configs[0], dev_manifest=dev), *configs[1:])
+    (train_warning,) = [r.message for r in caplog.records if str(manifest) in r.message]
+    assert "skipped 2: 2 empty text after normalisation (lines 3, 8; e.g. '?!')" in train_warning
+    (dev_warning,) = [r.message for r in caplog.records if str(dev) in r.message]
+    assert "skipped 1: 1 characters outside the vocabulary (line 2; e.g. 'ab')" in dev_warning
+
+
+def test_a_full_disk_is_found_before_the_first_epoch(fsdd, tiny_config, tmp_path):
+    """The file size limit (ulimit -f) stands in for a full disk: writes fail as they would."""
+    manifest = _sample(fsdd, tmp_path / "train.jsonl", 8)
+    config = tmp_path / "small.toml"
+    config.write_text(tiny_config.read_text().replace("lstm_hidden = 128", "lstm_hidden = 32"))
+    out = tmp_path / "exp"
+    limit = 200_000  # bytes: log.csv fits, the checkpoints (about 1 MB) do not
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    command = [sys.executable, "-m", "asr.cli", "train", "--config", str(config), "-q",
+               "--train", str(manifest), "--dev", str(manifest), "--out", str(out), "--epochs", "1",
+               "--threads", "1"]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=limit_file_size)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"asr: {out}: cannot write checkpoints here (File too large; "), last
+    assert "Traceback" not in done.stderr
+    assert list(out.iterdir()) == []  # no epoch ran, no probe left behind
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs")
+def test_a_read_only_output_folder_is_found_before_training(
+    fsdd, tiny_config, tmp_path, one_thread
+):
+    out = Path("/sys/kernel")  # a folder no user can create files in, root included
+    configs = _configs(tiny_config, _sample(fsdd, tmp_path / "train.jsonl", 8), out, epochs=1)
+    with pytest.raises(
+        AsrError, match=r"^/sys/kernel: cannot write checkpoints here \(Permission denied"
+    ):
+        train(*configs)
+
+
+def test_a_killed_save_leaves_no_temporary_file_behind(fsdd, tiny_config, tmp_path, one_thread):
+    out = tmp_path / "exp"
+    configs = _configs(tiny_config, _sample(fsdd, tmp_path / "train.jsonl", 8), out, epochs=1)
+    train(*configs)
+    kill_mid_save = (  # SIGKILL, which no finally survives, once the bytes are written
+        "import os, sys; from asr.checkpoint import load_checkpoint, save_checkpoint; "
+        "ckpt = load_checkpoint(sys.argv[1]); os.fsync = lambda fd: os.kill(os.getpid(), 9); "
+        "save_checkpoint(sys.argv[1], ckpt)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", kill_mid_save, str(out / "last.pt")], cwd=ROOT, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL
+    (stale,) = out.glob(".*.tmp")
+    assert stale.name.startswith(".last.pt.")
+    live = out / f".best.pt.{os.getppid()}.tmp"  # a live process's save in progress
+    live.write_bytes(b"partial")
+    train(dataclasses.replace(configs[0], epochs=2), *configs[1:])
+    assert list(out.glob(".*.tmp")) == [live]
