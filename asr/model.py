@@ -1,14 +1,24 @@
-"""CNN front end + stacked BiLSTM + linear CTC head, built from a ModelConfig alone."""
+"""CNN front end + stacked recurrent layers + linear CTC head, built from a ModelConfig alone.
+
+The recurrent stack is an LSTM, GRU or tanh RNN, bidirectional (sees the whole utterance) or
+uni-directional (sees only the past, so it can stream: `asr.inference.stream`). A uni model may
+see `lookahead` future frames through DeepSpeech2's lookahead (row) convolution after the stack.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["ModelConfig", "CTCModel", "conv_output_lengths"]
+from asr.errors import AsrError
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}  # nn.RNN's default nonlinearity is tanh
+
+__all__ = ["CELLS", "ModelConfig", "CTCModel", "conv_output_lengths"]
 
 
 @dataclass(frozen=True)
@@ -18,9 +28,25 @@ class ModelConfig:
     conv_channels: tuple[int, ...] = (32, 32)  # one 2-D conv layer per entry
     conv_kernels: tuple[tuple[int, int], ...] = ((11, 41), (11, 21))  # (time, freq)
     conv_strides: tuple[tuple[int, int], ...] = ((2, 2), (1, 2))  # (time, freq)
-    lstm_hidden: int = 320  # per direction
+    lstm_hidden: int = 320  # per direction, whatever the cell (the name predates `cell`)
     lstm_layers: int = 4
-    dropout: float = 0.1  # between LSTM layers and before the head
+    dropout: float = 0.1  # between recurrent layers and before the head
+    cell: str = "lstm"  # one of CELLS
+    bidirectional: bool = True  # False: each frame sees only the past (streamable)
+    lookahead: int = 0  # uni models: future output frames seen by a lookahead convolution
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise AsrError(f"model: cell must be one of {tuple(CELLS)}, got {self.cell!r}")
+        if self.lookahead < 0 or (self.lookahead and self.bidirectional):
+            raise AsrError(
+                f"model: lookahead must be >= 0 and only for uni-directional models, "
+                f"got {self.lookahead} with bidirectional={self.bidirectional}"
+            )
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
 
     @property
     def time_stride(self) -> int:
@@ -84,6 +110,21 @@ class ConvFrontEnd(nn.Module):
         return x, lengths
 
 
+class Lookahead(nn.Module):
+    """DeepSpeech2's row convolution: frame t mixes, per channel, the stack's outputs at
+    t .. t + frames (zeros past the end), giving a uni-directional model a little future."""
+
+    def __init__(self, hidden: int, frames: int):
+        super().__init__()
+        self.frames = frames
+        self.conv = nn.Conv1d(hidden, hidden, frames + 1, groups=hidden, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (batch, time, hidden), zero past each length -> (batch, time, hidden)."""
+        x = F.pad(x.transpose(1, 2), (0, self.frames))  # (batch, hidden, time + frames)
+        return self.conv(x).transpose(1, 2)  # (batch, time, hidden)
+
+
 class CTCModel(nn.Module):
     """Log-mels -> per-frame log-probabilities over the vocabulary."""
 
@@ -91,16 +132,19 @@ class CTCModel(nn.Module):
         super().__init__()
         self.config = config
         self.frontend = ConvFrontEnd(config)
-        self.lstm = nn.LSTM(
+        # Named `lstm` whatever the cell, so checkpoints saved before `cell` load unchanged.
+        self.lstm = CELLS[config.cell](
             config.conv_out_features,
             config.lstm_hidden,
             num_layers=config.lstm_layers,
-            bidirectional=True,
+            bidirectional=config.bidirectional,
             batch_first=True,
             dropout=config.dropout if config.lstm_layers > 1 else 0.0,
         )
+        width = config.directions * config.lstm_hidden
+        self.lookahead = Lookahead(width, config.lookahead) if config.lookahead else None
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(2 * config.lstm_hidden, config.vocab_size)
+        self.head = nn.Linear(width, config.vocab_size)
 
     def forward(self, feats: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """feats (batch, time, n_mels), lengths (batch,) -> log-probs (batch, time', vocab),
@@ -109,6 +153,13 @@ class CTCModel(nn.Module):
         x = x.permute(0, 2, 1, 3).flatten(2)  # (batch, time', ch * n_mels')
         # Packing makes the LSTM skip padding entirely: cost follows the real lengths.
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        x, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True)  # (batch, time', 2h)
+        x, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True)  # (batch, time', dh)
+        return self.output(x), lengths
+
+    def output(self, x: Tensor) -> Tensor:
+        """Recurrent outputs (batch, time', directions * hidden), zero past each length ->
+        log-probs (batch, time', vocab)."""
+        if self.lookahead is not None:
+            x = self.lookahead(x)  # (batch, time', hidden)
         logits = self.head(self.dropout(x))  # (batch, time', vocab)
-        return logits.float().log_softmax(dim=-1), lengths
+        return logits.float().log_softmax(dim=-1)

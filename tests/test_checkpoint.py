@@ -1,4 +1,5 @@
 import os
+from dataclasses import replace
 
 import pytest
 import torch
@@ -33,6 +34,30 @@ def test_round_trip_rebuilds_the_same_model(tmp_path):
     torch.testing.assert_close(loaded.mean, ckpt.mean)
     x, n = torch.randn(1, 20, 40), torch.tensor([20])
     torch.testing.assert_close(loaded.build_model()(x, n)[0], ckpt.build_model()(x, n)[0])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_round_trip_carries_cell_direction_and_lookahead(tmp_path, cell):
+    config = replace(CONFIG, cell=cell, bidirectional=False, lookahead=1)
+    torch.manual_seed(0)
+    ckpt = replace(_checkpoint(), model_config=config, state_dict=CTCModel(config).state_dict())
+    save_checkpoint(tmp_path / "m.pt", ckpt)
+    loaded = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.model_config == config
+    x, n = torch.randn(1, 20, 40), torch.tensor([20])
+    torch.testing.assert_close(loaded.build_model()(x, n)[0], ckpt.build_model()(x, n)[0])
+
+
+def test_checkpoint_saved_before_cells_loads_as_a_bilstm(tmp_path):
+    """A model config without cell/bidirectional/lookahead (every checkpoint before them)."""
+    save_checkpoint(tmp_path / "m.pt", _checkpoint())
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    for key in ("cell", "bidirectional", "lookahead"):
+        del payload["model_config"][key]
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.model_config == CONFIG and CONFIG.cell == "lstm" and CONFIG.bidirectional
+    loaded.build_model()  # the old state dict fits the network
 
 
 def test_crash_mid_write_keeps_previous_file(tmp_path, monkeypatch):

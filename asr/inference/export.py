@@ -47,8 +47,8 @@ class _PaddedModel(nn.Module):
         """feats (batch, time, n_mels), lengths (batch,) -> (batch, time', vocab), (batch,)."""
         x, lengths = self.model.frontend(feats.unsqueeze(1), lengths)  # (batch, ch, time', f')
         x = x.permute(0, 2, 1, 3).flatten(2)  # (batch, time', ch * f')
-        x, _ = self.model.lstm(x)  # (batch, time', 2 * hidden)
-        return self.model.head(x).log_softmax(dim=-1), lengths
+        x, _ = self.model.lstm(x)  # (batch, time', directions * hidden)
+        return self.model.output(x), lengths
 
 
 def export_onnx(ckpt: Checkpoint, out: Path) -> Path:
@@ -80,13 +80,13 @@ def export_onnx(ckpt: Checkpoint, out: Path) -> Path:
 
 
 def _wire_sequence_lengths(graph) -> None:
-    """Feed `out_lengths` (as int32) to every LSTM node's sequence_lens input (index 4)."""
+    """Feed `out_lengths` (as int32) to every recurrent node's sequence_lens input (index 4)."""
     from onnx import TensorProto, helper
 
     nodes = list(graph.graph.node)
-    lstm_at = [i for i, n in enumerate(nodes) if n.op_type == "LSTM"]
+    lstm_at = [i for i, n in enumerate(nodes) if n.op_type in ("LSTM", "GRU", "RNN")]
     if not lstm_at:
-        raise AsrError("ONNX export: the traced graph has no LSTM node")
+        raise AsrError("ONNX export: the traced graph has no recurrent node")
     for i in lstm_at:
         nodes[i].input[4] = SEQUENCE_LENS
     cast = helper.make_node("Cast", ["out_lengths"], [SEQUENCE_LENS], to=TensorProto.INT32)

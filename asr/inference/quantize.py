@@ -47,8 +47,9 @@ def quantize_int8(model: CTCModel) -> CTCModel:
         # torch.ao's eager API warns that it will move to torchao; it still works and ships.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
+        # nn.RNN (tanh) has no dynamic int8 kernel and stays fp32.
         quantized = torch.ao.quantization.quantize_dynamic(
-            copy.deepcopy(model).eval(), {nn.LSTM, nn.Linear}, dtype=torch.qint8
+            copy.deepcopy(model).eval(), {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8
         )
     return quantized
 
