@@ -3,12 +3,8 @@ keeping, early stopping, exact resume (also mid-epoch, after Ctrl-C) and DDP via
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import logging
 import math
-import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +19,7 @@ from tqdm import tqdm
 
 from asr.checkpoint import (
     Checkpoint,
-    check_room,
     load_checkpoint,
-    remove_stale_temporaries,
     save_checkpoint,
 )
 from asr.config import config_to_dict
@@ -34,11 +28,21 @@ from asr.decoding.greedy import greedy_decode
 from asr.errors import AsrError
 from asr.features import FeatureConfig
 from asr.interrupt import DeferredInterrupt
-from asr.manifest import Utterance, read_manifest
+from asr.manifest import read_manifest
 from asr.model import CTCModel, ModelConfig
-from asr.normalise import Normaliser, fit_normaliser
 from asr.text import Vocabulary, normalize_text
 from asr.train_config import TrainConfig, configs_from_toml
+from asr.train_setup import (
+    CsvLog,
+    dev_loader,
+    ignore_sigint,
+    init_distributed,
+    lr_schedule,
+    new_checkpoint,
+    prepare_out,
+    text_checker,
+    training_set,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +90,10 @@ def train(config: TrainConfig, model_config: ModelConfig, features: FeatureConfi
 
     Rerunning with the same out_dir resumes from its last.pt, mid-epoch if it was interrupted.
     """
-    rank, world = _init_distributed()
+    rank, world = init_distributed()
     torch.manual_seed(config.seed)
     run = _setup(config, model_config, features, rank, world)
-    log = _CsvLog(run.out / "log.csv") if rank == 0 else None
+    log = CsvLog(run.out / "log.csv") if rank == 0 else None
     with DeferredInterrupt("interrupted: stopping after this step, saving first") as interrupt:
         while run.progress.epoch < config.epochs and run.progress.stale_epochs < config.patience:
             row = _run_epoch(run, interrupt)
@@ -120,15 +124,15 @@ def _setup(
     # The run's features: a resumed or fine-tuned model's own, else the config's.
     restored = resume or init
     features = restored.feature_config if restored else features
-    train_set = _training_set(config, restored.vocab if restored else None)
+    train_set = training_set(config, restored.vocab if restored else None)
     if resume is not None:
         ckpt, normaliser = resume, resume.normaliser.for_speakers(train_set, features)
     else:
-        ckpt, normaliser = _new_checkpoint(config, model_config, features, train_set, init)
-    check = _text_checker(ckpt.vocab)
+        ckpt, normaliser = new_checkpoint(config, model_config, features, train_set, init)
+    check = text_checker(ckpt.vocab)
     dev_set = read_manifest(config.dev_manifest, check_text=check) if config.dev_manifest else []
     if rank == 0:
-        _prepare_out(Path(config.out_dir), ckpt)
+        prepare_out(Path(config.out_dir), ckpt)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = ckpt.build_model().train().to(device)
     sampler = DurationBatchSampler(
@@ -142,19 +146,19 @@ def _setup(
     # and a run resumed mid-epoch would then see different dropout masks.
     loader = DataLoader(
         data, batch_sampler=sampler, collate_fn=collate, num_workers=config.num_workers,
-        generator=torch.Generator().manual_seed(config.seed), worker_init_fn=_ignore_sigint,
+        generator=torch.Generator().manual_seed(config.seed), worker_init_fn=ignore_sigint,
     )  # fmt: skip
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    scheduler = _schedule(optimizer, config, config.epochs * len(sampler))
+    scheduler = lr_schedule(optimizer, config, config.epochs * len(sampler))
     progress = _Progress()
     if resume is not None and resume.resume is not None:
         progress = _restore(resume.resume, optimizer, scheduler)
         logger.info("resumed %s: epoch %d, batch %d", last_path, progress.epoch, progress.batch)
     ddp = DistributedDataParallel(model) if world > 1 else model
     return _Run(
-        config, ckpt, model, ddp, data, sampler, loader, _dev_loader(dev_set, ckpt, config),
+        config, ckpt, model, ddp, data, sampler, loader, dev_loader(dev_set, ckpt, config),
         optimizer, scheduler, progress, device, rank,
     )  # fmt: skip
 
@@ -184,107 +188,8 @@ def _run_epoch(run: _Run, interrupt: DeferredInterrupt) -> tuple:
         if progress.stale_epochs == 0:
             save_checkpoint(run.out / "best.pt", _with_weights(run))
         _save(run)
-    return progress, loss, dev_loss, dev_wer, run.scheduler.get_last_lr()[0], started
-
-
-def _init_distributed() -> tuple[int, int]:
-    """(rank, world size); joins the process group when started by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend)
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    return dist.get_rank(), world
-
-
-def _text_checker(vocab: Vocabulary | None):
-    """A read_manifest check_text: reject text that normalises to nothing (punctuation only) or,
-    with `vocab`, that has characters outside it."""
-
-    def check(text: str) -> str | None:
-        unknown = vocab.unknown_chars(text) if vocab is not None else set()
-        if unknown:
-            return f"characters outside the vocabulary: {''.join(sorted(unknown))!r}"
-        if not normalize_text(text):
-            return f"empty text after normalisation: {text!r}"
-        return None
-
-    return check
-
-
-def _training_set(config: TrainConfig, vocab: Vocabulary | None) -> list[Utterance]:
-    """The training manifest's utterances that fit `vocab` (None: a new one is built from them)
-    and max_duration; what is skipped is reported."""
-    utterances = read_manifest(config.train_manifest, check_text=_text_checker(vocab))
-    long = [u for u in utterances if u.duration > config.max_duration]
-    if long:
-        examples = ", ".join(f"{u.audio_filepath} ({u.duration:.1f} s)" for u in long[:3])
-        logger.warning(
-            "%s: skipped %d utterances longer than max_duration (%g s), e.g. %s",
-            config.train_manifest, len(long), config.max_duration, examples,
-        )  # fmt: skip
-    utterances = [u for u in utterances if u.duration <= config.max_duration]
-    if not utterances:
-        raise AsrError(f"{config.train_manifest}: no usable training utterances")
-    return utterances
-
-
-def _prepare_out(out: Path, ckpt: Checkpoint) -> None:
-    """Remove what killed saves left; make sure the checkpoints fit before the first epoch.
-
-    best.pt holds the weights, last.pt also AdamW's two moments, and replacing last.pt needs
-    room for a second copy of it while the first exists."""
-    for tmp in remove_stale_temporaries(out) if out.is_dir() else []:
-        logger.info("removed %s, left by a save that was killed", tmp)
-    weights = sum(t.numel() * t.element_size() for t in ckpt.state_dict.values())
-    held = sum(p.stat().st_size for p in (out / "best.pt", out / "last.pt") if p.is_file())
-    check_room(out, max(0, 7 * weights - held))
-
-
-def _ignore_sigint(worker_id: int) -> None:
-    """DataLoader workers leave Ctrl-C to the main process, which stops at a safe point."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _new_checkpoint(
-    config: TrainConfig,
-    model_config: ModelConfig,
-    features: FeatureConfig,
-    train_set: list[Utterance],
-    init: Checkpoint | None,
-) -> tuple[Checkpoint, Normaliser]:
-    """Vocabulary and normalisation statistics from the training set; fresh, or the weights of
-    `init` (config.init_from). The normaliser carries the training speakers' means."""
-    if not train_set:
-        raise AsrError(f"{config.train_manifest}: no usable training utterances")
-    if init is not None:
-        # Fine-tuning keeps the output layer and features: training text must fit its alphabet.
-        ckpt = Checkpoint(
-            init.model_config, init.feature_config, init.vocab, init.mean, init.std,
-            init.state_dict, decoding=init.decoding,
-        )  # fmt: skip
-        return ckpt, ckpt.normaliser.for_speakers(train_set, ckpt.feature_config)
-    vocab = Vocabulary.from_texts(u.text for u in train_set)
-    normaliser = fit_normaliser(train_set, features, config.stats_utterances)
-    model_config = dataclasses.replace(model_config, vocab_size=len(vocab), n_mels=features.n_mels)
-    weights = CTCModel(model_config).state_dict()
-    ckpt = Checkpoint(model_config, features, vocab, normaliser.mean, normaliser.std, weights)
-    return ckpt, normaliser
-
-
-def _schedule(optimizer, config: TrainConfig, total_steps: int):
-    """Linear warm-up to the peak rate, then cosine decay to zero at the last step."""
-    warmup = min(config.warmup_steps, max(1, total_steps // 10))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        done = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    lr = run.scheduler.get_last_lr()[0]
+    return progress.epoch, progress.step, loss, dev_loss, dev_wer, lr, started
 
 
 def _train_epoch(run: _Run, interrupt: DeferredInterrupt) -> float:
@@ -329,15 +234,6 @@ def _ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch) -> t
         blank=0,
         zero_infinity=True,  # an utterance too short for its text must not poison the step
     )
-
-
-def _dev_loader(dev_set, ckpt: Checkpoint, config: TrainConfig) -> DataLoader | None:
-    if not dev_set:
-        return None
-    normaliser = ckpt.normaliser.for_speakers(dev_set, ckpt.feature_config)
-    data = SpeechDataset(dev_set, ckpt.vocab, ckpt.feature_config, normaliser)
-    sampler = DurationBatchSampler([u.duration for u in dev_set], config.batch_seconds)
-    return DataLoader(data, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
 
 
 @torch.inference_mode()
@@ -398,26 +294,3 @@ def _restore(state: dict, optimizer, scheduler) -> _Progress:
     progress = _Progress(**state["progress"])
     progress.best_score = tuple(progress.best_score)
     return progress
-
-
-class _CsvLog:
-    """One row per epoch, readable by any plotting tool; the same line goes to the log."""
-
-    FIELDS = ["epoch", "step", "train_loss", "dev_loss", "dev_wer", "lr", "seconds"]
-
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            with path.open("w", newline="") as f:
-                csv.writer(f).writerow(self.FIELDS)
-
-    def write(self, progress: _Progress, loss, dev_loss, dev_wer, lr, started) -> None:
-        row = [progress.epoch, progress.step, loss, dev_loss, dev_wer, lr]
-        row.append(time.monotonic() - started)
-        with self.path.open("a", newline="") as f:
-            csv.writer(f).writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
-        logger.info(
-            "epoch %d  step %d  train loss %.3f  dev loss %.3f  dev WER %.2f%%  lr %.2e  %.0f s",
-            *row[:4], 100 * dev_wer, lr, row[-1],
-        )  # fmt: skip
