@@ -1,4 +1,4 @@
-"""The one error type the library raises for bad input."""
+"""The error types the library raises: AsrError for bad input, UsageError for a wrong request."""
 
 
 class AsrError(Exception):
@@ -6,3 +6,8 @@ class AsrError(Exception):
 
     `cli.py` prints it as one line on stderr and exits 1; the library never prints or exits.
     """
+
+
+class UsageError(AsrError):
+    """The command was asked for wrongly (a required setting missing, options that contradict),
+    not given a bad file: `cli.py` prints it as one line and exits 2, as argparse does."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from asr.augment import AugmentConfig
 from asr.config import config_from_dict, read_toml
-from asr.errors import AsrError
+from asr.errors import AsrError, UsageError
 from asr.features import FeatureConfig, SpecAugmentConfig
 from asr.model import ModelConfig
 
@@ -48,7 +48,8 @@ def configs_from_toml(
     unknown = set(sections) - {"features", "model", "train", "augment", "specaug"}
     if unknown:
         raise AsrError(f"{path}: unknown config sections: {', '.join(sorted(unknown))}")
-    train_section = {**sections.get("train", {}), **train_values}
+    train_section = {"dev_manifest": None, **sections.get("train", {}), **train_values}
+    _require_paths(train_section, path)
     for name, cls in (("augment", AugmentConfig), ("specaug", SpecAugmentConfig)):
         if train_section.get(name, True) is False:
             train_section[name] = None
@@ -59,3 +60,16 @@ def configs_from_toml(
         config_from_dict(ModelConfig, sections.get("model", {}), True, source),
         config_from_dict(FeatureConfig, sections.get("features", {}), True, source),
     )
+
+
+# Settings a run cannot default, and the `asr train` options that give them.
+REQUIRED = {"train_manifest": "--train", "out_dir": "--output-dir"}
+
+
+def _require_paths(train_section: dict, path: Path | None) -> None:
+    missing = [key for key in REQUIRED if train_section.get(key) is None]
+    if missing:
+        flags = " and ".join(REQUIRED[key] for key in missing)
+        keys = " and ".join(missing)
+        where = path or "--config"
+        raise UsageError(f"training needs {flags} (or {keys} under [train] in {where})")

@@ -30,7 +30,8 @@ from asr.config import config_to_dict
 from asr.corpora.digits import DEFAULT_TEST_SPEAKERS
 from asr.errors import AsrError
 from asr.inference.export import export_onnx
-from asr.inference.recognizer import Recognizer, resolve_model
+from asr.inference.recognizer import Recognizer
+from asr.inference.shipped import resolve_model
 from asr.manifest import Utterance, read_manifest, write_manifest
 from asr.text import normalize_text
 from benchmarks import peers, process, speed

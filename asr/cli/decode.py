@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
-from asr.cli.options import add_output
+from asr.cli.options import add_model, add_output
 from asr.decode_config import DecodeConfig
 
 DEFAULTS = DecodeConfig()  # option defaults come from the dataclass, never retyped
@@ -24,12 +24,24 @@ def add_decoder_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
         "decoding", "defaults: the model's tuned settings (asr tune), else greedy"
     )
-    g.add_argument("--decoder", choices=("greedy", "beam"), help="search (beam if --lm given)")
+    g.add_argument(
+        "--decoder", choices=("greedy", "beam"),
+        help="search; --lm, --lexicon or --nbest imply beam (default: the model's tuned one, "
+        "else greedy)",
+    )  # fmt: skip
     g.add_argument(
         "--beam-size", type=int, help=f"hypotheses kept per frame (default {DEFAULTS.beam_size})"
     )
-    g.add_argument("--lm", type=Path, help="KenLM word model, ARPA or binary (asr lm writes one)")
-    g.add_argument("--lexicon", type=Path, help="words the beam may output (asr lm --lexicon)")
+    g.add_argument(
+        "--lm", type=Path,
+        help="KenLM word model, ARPA or binary, as asr lm writes (default: the model's tuned "
+        "one, else none)",
+    )  # fmt: skip
+    g.add_argument(
+        "--lexicon", type=Path,
+        help="words the beam may output, as asr lm --lexicon writes (default: the model's "
+        "tuned one, else any spelling)",
+    )  # fmt: skip
     g.add_argument(
         "--lm-weight", type=float, help=f"LM score scale (default {DEFAULTS.lm_weight:g})"
     )
@@ -40,7 +52,10 @@ def add_decoder_options(p: argparse.ArgumentParser) -> None:
         "--beam-threshold", type=float,
         help=f"prune beams this far below the best (default {DEFAULTS.beam_threshold:g})",
     )  # fmt: skip
-    g.add_argument("--nbest", type=int, help="hypotheses per file in JSON output (beam only)")
+    g.add_argument(
+        "--nbest", type=int,
+        help=f"hypotheses per file in JSON output, beam only (default {DEFAULTS.nbest})",
+    )  # fmt: skip
 
 
 def decoding_overrides(args: argparse.Namespace) -> dict:
@@ -86,10 +101,16 @@ def add_lm(sub, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("text", type=Path, help="training text, one sentence per line")
     p.add_argument("--arpa", type=Path, required=True, help="ARPA file to write")
-    p.add_argument("--lexicon", type=Path, help="lexicon file to write (words of the LM)")
+    p.add_argument(
+        "--lexicon", type=Path, help="lexicon file to write, the LM's words (default: none)"
+    )
     p.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
     p.add_argument("--min-count", type=int, default=1, help="rarer words become <unk>")
-    p.add_argument("--model", type=Path, help="keep only words this model's alphabet can spell")
+    p.add_argument(
+        "--model",
+        help="keep only words this checkpoint's alphabet can spell; a file or a shipped model's "
+        "name (default: keep every word)",
+    )
     p.set_defaults(run=_run_lm)
 
 
@@ -105,8 +126,9 @@ def _run_lm(args) -> int:
         alphabet = None
         if args.model:
             from asr.checkpoint import load_checkpoint
+            from asr.inference.shipped import resolve_model
 
-            alphabet = load_checkpoint(args.model).vocab.symbols
+            alphabet = load_checkpoint(resolve_model(args.model)).vocab.symbols
         count = write_lexicon(read_words(args.arpa), args.lexicon, alphabet)
         print(f"{args.lexicon}: {count} words")
     return EXIT_OK
@@ -121,7 +143,7 @@ def add_tune(sub, common: argparse.ArgumentParser) -> None:
         "word score of the grid; store the lowest-WER setting in the checkpoint's decoding "
         "config, which transcribe and evaluate then use by default.",
     )
-    p.add_argument("--model", type=Path, required=True, help="checkpoint to tune")
+    add_model(p, "checkpoint (.pt) to tune", required=True)
     p.add_argument("--manifest", type=Path, required=True, help="dev manifest with references")
     p.add_argument("--lm", type=Path, required=True, help="KenLM word model (ARPA or binary)")
     p.add_argument("--lexicon", type=Path, required=True, help="lexicon of the LM's words")
@@ -150,19 +172,24 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _run_tune(args) -> int:
+    from asr.errors import UsageError
     from asr.evaluation.tune import save_tuned, tune
     from asr.inference.recognizer import Recognizer
+    from asr.inference.shipped import SHIPPED, resolve_model
 
+    if args.model in SHIPPED and args.output is None:
+        raise UsageError(f"tuning the shipped model {args.model!r} needs -o/--output FILE")
+    model = resolve_model(args.model)
     base = DecodeConfig(method="beam", beam_size=args.beam_size, lm=args.lm, lexicon=args.lexicon)
     result = tune(
-        Recognizer.load(args.model), args.manifest, base, args.lm_weights, args.word_scores,
+        Recognizer.load(model), args.manifest, base, args.lm_weights, args.word_scores,
         args.batch_seconds,
     )  # fmt: skip
     for row in result.grid:
         print(f"lm_weight {row['lm_weight']:g}\tword_score {row['word_score']:g}\t"
               f"WER {100 * row['wer']:.2f}%")  # fmt: skip
-    out = args.output or args.model
-    save_tuned(args.model, out, result, args.manifest)
+    out = args.output or model
+    save_tuned(model, out, result, args.manifest)
     print(
         f"best: lm_weight {result.best.lm_weight:g} word_score {result.best.word_score:g} "
         f"WER {100 * result.wer:.2f}% -> {out}",

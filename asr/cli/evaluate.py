@@ -7,7 +7,7 @@ from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
 from asr.cli.decode import add_decoder_options, add_precision
-from asr.cli.options import add_output_dir
+from asr.cli.options import add_model, add_output_dir
 
 logger = logging.getLogger("asr")
 
@@ -17,8 +17,12 @@ def add_evaluate(sub, common) -> None:
         "evaluate",
         parents=[common],
         help="score a model on a manifest (WER, CER, results.json)",
+        description="Transcribe a manifest's audio and score it against its transcripts: WER "
+        "and CER with 95% bootstrap intervals, breakdowns by speaker and by length, confusion "
+        "pairs and the worst utterances' posteriorgrams. Writes results.json, report.md and "
+        "report.html to --output-dir and prints the summary.",
     )
-    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
+    add_model(p)
     p.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with references")
     add_output_dir(p, "folder for results.json, report.md, report.html", ("--out",), required=True)
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
@@ -33,7 +37,8 @@ def add_evaluate(sub, common) -> None:
 def _run_evaluate(args) -> int:
     from asr.cli.decode import decoding_overrides
     from asr.evaluation.evaluate import evaluate
-    from asr.inference.recognizer import Recognizer, resolve_model
+    from asr.inference.recognizer import Recognizer
+    from asr.inference.shipped import resolve_model
 
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)
@@ -63,7 +68,7 @@ def add_compare(sub, common) -> None:
     p.add_argument("a", type=Path, help="results.json of system A")
     p.add_argument("b", type=Path, help="results.json of system B")
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level")
     p.set_defaults(run=_run_compare)
 

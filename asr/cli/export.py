@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
-from asr.cli.options import add_output
+from asr.cli.options import add_model, add_output
 
 logger = logging.getLogger("asr")
 
@@ -19,7 +18,7 @@ def add_export(sub, common) -> None:
         description="Write an ONNX graph (dynamic batch and time) carrying the checkpoint's "
         "configs and vocabulary; `asr transcribe --model model.onnx` runs it with onnxruntime.",
     )
-    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
+    add_model(p, "checkpoint (.pt)")
     add_output(p, "ONNX file to write", ("--out",), required=True)
     p.set_defaults(run=_run_export)
 
@@ -27,7 +26,7 @@ def add_export(sub, common) -> None:
 def _run_export(args) -> int:
     from asr.checkpoint import load_checkpoint
     from asr.inference.export import export_onnx
-    from asr.inference.recognizer import resolve_model
+    from asr.inference.shipped import resolve_model
 
     print(export_onnx(load_checkpoint(resolve_model(args.model)), args.output))
     return EXIT_OK

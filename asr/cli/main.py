@@ -13,14 +13,15 @@ import os
 import sys
 
 from asr import __version__
-from asr.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED
+from asr.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from asr.cli.decode import add_lm, add_tune
 from asr.cli.evaluate import add_compare, add_evaluate
 from asr.cli.export import add_export
+from asr.cli.options import CommandParser
 from asr.cli.prepare import add_prepare
 from asr.cli.train import add_train
 from asr.cli.transcribe import add_transcribe
-from asr.errors import AsrError
+from asr.errors import AsrError, UsageError
 from asr.runtime import init_torch
 
 logger = logging.getLogger("asr")
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         init_torch(getattr(args, "threads", None))
         return args.run(args)
+    except UsageError as err:
+        args.command_parser.print_usage(sys.stderr)
+        print(f"{args.command_parser.prog}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except AsrError as err:
         print(f"asr: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -51,7 +56,7 @@ def _setup_logging(quiet: bool) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="asr",
         description="CNN + BiLSTM + CTC speech recognition: train, transcribe, evaluate.",
         epilog="Exit codes: 0 ok, 1 bad input or a failed file, 2 usage error, 130 interrupted.",
@@ -59,14 +64,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"asr {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    common.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
-    sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    add_train(sub, common)
-    add_transcribe(sub, common)
-    add_evaluate(sub, common)
+    # Only for the commands whose work is torch's: the others would silently ignore it.
+    compute = argparse.ArgumentParser(add_help=False, parents=[common])
+    compute.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's, one "
+        "per core)",
+    )  # fmt: skip
+    sub = parser.add_subparsers(
+        title="commands", required=True, metavar="COMMAND", parser_class=CommandParser
+    )
+    add_train(sub, compute)
+    add_transcribe(sub, compute)
+    add_evaluate(sub, compute)
     add_prepare(sub, common)
     add_compare(sub, common)
     add_lm(sub, common)
-    add_tune(sub, common)
+    add_tune(sub, compute)
     add_export(sub, common)
     return parser

@@ -17,6 +17,10 @@ from asr.cli.options import add_output, add_output_dir
 # Options are copied from parent parsers without their old spellings: add outputs to each leaf.
 _MANIFEST = "manifest to write (JSONL)"
 _SYNTH_DIR = "folder for wavs and manifests"
+_IMPORTED = (
+    " Transcripts are normalised like training text; unreadable or untranscribed files are "
+    "skipped and counted by reason on stderr. Prints the manifest's path."
+)
 
 
 def add_prepare(sub, common: argparse.ArgumentParser) -> None:
@@ -37,11 +41,17 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
     _add_folder(kinds, importer)
     _add_speech_commands(kinds, importer)
     synth = argparse.ArgumentParser(add_help=False, parents=[common])
-    synth.add_argument("--max-voices", type=int, help="random subset of the installed voices")
+    synth.add_argument(
+        "--max-voices", type=int, metavar="N",
+        help="a random subset of N installed voices (default: every voice)",
+    )  # fmt: skip
     synth.add_argument("--sample-rate", type=int, default=16_000, help="Hz of the written wavs")
-    synth.add_argument("--max-freq", type=int, help="Hz; band-limit (8 kHz data: 4000)")
+    synth.add_argument(
+        "--max-freq", type=int, metavar="HZ",
+        help="band-limit, e.g. 4000 to match 8 kHz data (default: none, full band)",
+    )  # fmt: skip
     synth.add_argument("--renders", type=int, default=3, help="voices reading each prompt")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=int, default=0, help="seed of voice and prompt choices")
     synth.add_argument("--jobs", type=int, default=4, help="TTS processes at once")
     _add_synth(kinds, synth)
     _add_synth_digits(kinds, synth)
@@ -53,8 +63,10 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
 
 def _add_librispeech(kinds, importer) -> None:
     p = kinds.add_parser(
-        "librispeech", parents=[importer], help="ROOT/SPEAKER/CHAPTER/*.flac + *.trans.txt"
-    )
+        "librispeech", parents=[importer], help="ROOT/SPEAKER/CHAPTER/*.flac + *.trans.txt",
+        description="Import a LibriSpeech split: ROOT/SPEAKER/CHAPTER/*.flac with one "
+        "SPEAKER-CHAPTER.trans.txt per chapter; speakers are LibriSpeech's ids." + _IMPORTED,
+    )  # fmt: skip
     p.add_argument("root", type=Path, help="a LibriSpeech split folder, e.g. train-clean-100")
     add_output(p, _MANIFEST, ("--out",), required=True)
     p.set_defaults(run=_run_librispeech)
@@ -69,7 +81,11 @@ def _run_librispeech(args) -> int:
 
 
 def _add_commonvoice(kinds, importer) -> None:
-    p = kinds.add_parser("commonvoice", parents=[importer], help="a Common Voice .tsv + clips/")
+    p = kinds.add_parser(
+        "commonvoice", parents=[importer], help="a Common Voice .tsv + clips/",
+        description="Import a Common Voice split table (path, sentence and client_id columns) "
+        "and its clips; speakers are the client ids." + _IMPORTED,
+    )  # fmt: skip
     p.add_argument("tsv", type=Path, help="split table, e.g. cv-corpus/en/train.tsv")
     p.add_argument("--clips", type=Path, help="clip folder (default: TSV's folder/clips)")
     add_output(p, _MANIFEST, ("--out",), required=True)
@@ -86,9 +102,12 @@ def _run_commonvoice(args) -> int:
 
 def _add_kaldi(kinds, importer) -> None:
     p = kinds.add_parser(
-        "kaldi", parents=[importer], help="a Kaldi data dir (wav.scp, text, segments, utt2spk)"
-    )
-    p.add_argument("data_dir", type=Path)
+        "kaldi", parents=[importer], help="a Kaldi data dir (wav.scp, text, segments, utt2spk)",
+        description="Import a Kaldi data dir: wav.scp and text, with utt2spk for speakers; the "
+        "utterances of a segments file are cut to wavs of their own (manifests have no "
+        "offsets)." + _IMPORTED,
+    )  # fmt: skip
+    p.add_argument("data_dir", type=Path, help="folder with wav.scp and text")
     p.add_argument(
         "--segments-dir", type=Path, help="where cut segments go (default: by the manifest)"
     )
@@ -108,8 +127,12 @@ def _run_kaldi(args) -> int:
 
 
 def _add_folder(kinds, importer) -> None:
-    p = kinds.add_parser("folder", parents=[importer], help="audio files with same-named .txt")
-    p.add_argument("folder", type=Path)
+    p = kinds.add_parser(
+        "folder", parents=[importer], help="audio files with same-named .txt",
+        description="Import every audio file under FOLDER, recursively, that has a same-named "
+        ".txt transcript beside it (a.wav, a.txt); no speakers." + _IMPORTED,
+    )  # fmt: skip
+    p.add_argument("folder", type=Path, help="audio files and their .txt transcripts")
     add_output(p, _MANIFEST, ("--out",), required=True)
     p.set_defaults(run=_run_folder)
 
@@ -123,7 +146,11 @@ def _run_folder(args) -> int:
 
 
 def _add_speech_commands(kinds, importer) -> None:
-    p = kinds.add_parser("speech-commands", parents=[importer], help="ROOT/WORD/HASH_nohash_N.wav")
+    p = kinds.add_parser(
+        "speech-commands", parents=[importer], help="ROOT/WORD/HASH_nohash_N.wav",
+        description="Import Speech Commands: each word folder is the transcript of its clips, "
+        "each file name's hash its speaker (sc-HASH)." + _IMPORTED,
+    )  # fmt: skip
     p.add_argument("root", type=Path, help="a Speech Commands folder (one folder per word)")
     p.add_argument("--words", help="comma-separated word folders to keep (default: all)")
     add_output(p, _MANIFEST, ("--out",), required=True)
@@ -189,8 +216,12 @@ def _add_synth_digits(kinds, synth) -> None:
     )
     p.add_argument("--singles-per-digit", type=int, default=40, help="voices reading each digit")
     p.add_argument("--strings", type=int, default=400, help="random digit strings (2-7 digits)")
-    p.add_argument("--families", help="comma-separated voice families to use, e.g. flite-slt")
-    p.add_argument("--exclude-families", help="comma-separated voice families to leave out")
+    p.add_argument(
+        "--families", help="comma-separated voice families to use, e.g. flite-slt (default: all)"
+    )
+    p.add_argument(
+        "--exclude-families", help="comma-separated voice families to leave out (default: none)"
+    )
     add_output_dir(p, _SYNTH_DIR, ("--out",), required=True)
     p.set_defaults(run=_run_synth_digits)
 
@@ -229,7 +260,7 @@ def _add_fsdd(kinds, common) -> None:
     p.add_argument("--test-speakers", nargs="*", default=["theo"], help="test-only speakers")
     p.add_argument("--no-connected", action="store_true", help="isolated digits only")
     p.add_argument("--sample-rate", type=int, default=16_000, help="Hz of connected-digit wavs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the connected-digit draws")
     p.add_argument("--jobs", type=int, default=4, help="threads rendering connected digits")
     p.set_defaults(run=_run_fsdd)
 
@@ -277,7 +308,7 @@ def _add_split(kinds, common) -> None:
     p.add_argument("--test-frac", type=float, default=0.2, help="share of speakers for test")
     p.add_argument("--dev-speakers", nargs="*", default=[], help="speakers put in dev")
     p.add_argument("--test-speakers", nargs="*", default=[], help="speakers put in test")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the speaker ranking")
     p.set_defaults(run=_run_split)  # fmt: skip
 
 
@@ -307,6 +338,8 @@ def _add_combine(kinds, common) -> None:
         "combine",
         parents=[common],
         help="join manifests into one (paths rewritten relative to the new one)",
+        description="Write the utterances of every manifest, in order, to one manifest; "
+        "relative audio paths are rewritten for the new manifest's folder. Prints its path.",
     )
     p.add_argument("manifests", type=Path, nargs="+")
     add_output(p, _MANIFEST, ("--out",), required=True)

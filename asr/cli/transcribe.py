@@ -9,7 +9,7 @@ from pathlib import Path
 
 from asr.cli.codes import EXIT_FAILED, EXIT_OK
 from asr.cli.decode import add_decoder_options, add_precision
-from asr.cli.options import add_output_dir
+from asr.cli.options import add_model, add_output_dir
 
 logger = logging.getLogger("asr")
 
@@ -29,9 +29,12 @@ def add_transcribe(sub, common) -> None:
     p.add_argument(
         "inputs", nargs="+", type=Path, help="audio files, folders (recursive), .jsonl manifests"
     )
-    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
+    add_model(p)
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
-    p.add_argument("--format", choices=("txt", "json", "srt", "vtt"), default="txt")
+    p.add_argument(
+        "--format", choices=("txt", "json", "srt", "vtt"), default="txt",
+        help="txt: path<TAB>text; json: one object per file with timed words; srt/vtt: subtitles",
+    )  # fmt: skip
     add_output_dir(p, "write one file per input here (default: print to stdout)")
     p.add_argument(
         "--one-speaker", action="store_true",
@@ -47,7 +50,8 @@ def _run_transcribe(args) -> int:
     from tqdm import tqdm
 
     from asr.cli.decode import decoding_overrides, emit_transcript
-    from asr.inference.recognizer import Recognizer, resolve_model
+    from asr.inference.recognizer import Recognizer
+    from asr.inference.shipped import resolve_model
 
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)

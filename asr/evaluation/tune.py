@@ -109,7 +109,7 @@ def tune(
         hyps = decode_texts(build_decoder(config, recognizer.vocab), log_probs)
         wer = corpus_rates(refs, hyps)[0]
         grid.append({"lm_weight": weight, "word_score": score, "wer": wer})
-        logger.info("lm_weight %g word_score %g: WER %.2f%%", weight, score, 100 * wer)
+        logger.debug("lm_weight %g word_score %g: WER %.2f%%", weight, score, 100 * wer)
         if wer < best_wer:
             best, best_wer = config, wer
     return TuneResult(best, best_wer, tuple(grid))

@@ -28,10 +28,9 @@ from asr.text import Vocabulary
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path(__file__).parents[1] / "default_model" / "model.pt"
 CHUNK_FILES = 256  # files read ahead and sorted by length; bounds memory on long lists
 
-__all__ = ["DEFAULT_MODEL", "Recognizer", "Transcript", "resolve_model"]
+__all__ = ["Recognizer", "Transcript"]
 
 
 @dataclass
@@ -43,15 +42,6 @@ class Transcript:
     log_probs: Tensor | None = None  # (time', vocab), kept only when asked for (not long files)
     words: list[WordTiming] | None = None  # timed words, when asked for (always for long files)
     nbest: list[Hypothesis] = field(default_factory=list)  # best first; empty for long files
-
-
-def resolve_model(path: Path | None) -> Path:
-    """The given checkpoint path, or the default model shipped inside the package."""
-    if path is not None:
-        return Path(path)
-    if not DEFAULT_MODEL.is_file():
-        raise AsrError(f"{DEFAULT_MODEL}: no default model in this install; pass --model")
-    return DEFAULT_MODEL
 
 
 class Recognizer:

@@ -1,10 +1,17 @@
 """One flag vocabulary: --output-dir for folders, -o/--output for files; --out still parses."""
 
+import argparse
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from asr.cli import main
 from asr.cli.main import _parser
+from asr.cli.train import TRAIN_DEFAULTS
+from asr.errors import AsrError
+from asr.inference.shipped import DEFAULT_MODEL, resolve_model
+from asr.train_config import TrainConfig
 
 # (command line before the output flag, dest, the new spelling)
 RENAMED = [
@@ -53,3 +60,92 @@ def test_help_and_errors_name_only_the_new_spelling(argv, dest, new, capsys):
     help_text = capsys.readouterr().out
     assert new in help_text
     assert "--out " not in help_text and "--out," not in help_text
+
+
+def _commands(parser, prefix=()):
+    """(argv prefix, parser) of every command and subcommand."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _commands(sub, (*prefix, name))
+
+
+def _options_without_default(parser):
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if not action.option_strings or action.nargs == 0 or action.required:
+            continue  # positionals, flags and --help, required options: no default to show
+        text = formatter._format_action(action)
+        if "default" not in text:
+            yield action.option_strings[-1]
+
+
+def test_every_option_shows_its_default():
+    missing = {
+        " ".join(argv): list(_options_without_default(sub)) for argv, sub in _commands(_parser())
+    }
+    assert {command: opts for command, opts in missing.items() if opts} == {}
+
+
+def test_every_command_has_a_description():
+    bare = [" ".join(argv) for argv, sub in _commands(_parser()) if not sub.description]
+    assert bare == []
+
+
+def test_threads_only_where_torch_does_the_work():
+    with_threads = {
+        argv[0]
+        for argv, sub in _commands(_parser())
+        if any("--threads" in a.option_strings for a in sub._actions)
+    }
+    assert with_threads == {"train", "transcribe", "evaluate", "tune"}
+
+
+def test_train_help_defaults_are_train_configs():
+    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    assert {key: fields[key] for key in TRAIN_DEFAULTS} == TRAIN_DEFAULTS
+
+
+def test_help_formats_list_defaults_as_typed(capsys):
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["prepare", "fsdd", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "dev-only speakers (default: yweweler)" in text
+
+
+def test_unknown_option_prints_the_commands_own_usage(capsys):
+    for argv, prog in [(["transcribe", "a.wav", "--foo"], "asr transcribe"),
+                       (["prepare", "folder", "clips", "-o", "m.jsonl", "--foo"],
+                        "asr prepare folder")]:  # fmt: skip
+        with pytest.raises(SystemExit) as done:
+            main(argv)
+        assert done.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"usage: {prog} ")
+        assert f"{prog}: error: unrecognized arguments: --foo" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [(["--train", "t.jsonl"], "needs --output-dir"),
+     (["--output-dir", "exp"], "needs --train"),
+     ([], "needs --train and --output-dir")],
+)  # fmt: skip
+def test_train_without_train_or_output_dir_is_a_usage_error(argv, missing, capsys):
+    assert main(["train", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: asr train ")
+    assert err.splitlines()[-1].startswith(f"asr train: error: training {missing} ")
+    assert "Traceback" not in err
+
+
+def test_shipped_models_by_name(capsys):
+    assert resolve_model("digits") == resolve_model(None) == DEFAULT_MODEL
+    assert resolve_model("exp/best.pt") == Path("exp/best.pt")
+    with pytest.raises(AsrError, match=r"nosuch: .*shipped: digits"):
+        resolve_model("nosuch")
+    with pytest.raises(SystemExit):
+        main(["transcribe", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "a shipped model's name: digits (default: digits)" in help_text

@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import pytest
@@ -29,15 +30,17 @@ def dev(fsdd, trained, tmp_path_factory) -> Path:
 
 
 def test_tune_stores_the_best_grid_point_in_the_checkpoint(
-    connected, lm_files, dev, tmp_path, capsys
+    connected, lm_files, dev, tmp_path, capsys, caplog
 ):
     arpa, lexicon = lm_files
     out = tmp_path / "tuned.pt"
-    argv = ["tune", "-q", "--model", str(connected), "--manifest", str(dev), "--lm", str(arpa)]
+    argv = ["tune", "--model", str(connected), "--manifest", str(dev), "--lm", str(arpa)]
     argv += ["--lexicon", str(lexicon), "--output", str(out)]
-    assert main([*argv, "--lm-weights=0,2", "--word-scores=-1,1", "--beam-size", "20"]) == 0
+    with caplog.at_level(logging.INFO, logger="asr"):
+        assert main([*argv, "--lm-weights=0,2", "--word-scores=-1,1", "--beam-size", "20"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if "WER" in line]
     assert len(rows) == 4
+    assert not [r for r in caplog.records if "word_score" in r.getMessage()]  # printed once
     wers = [float(row.split("WER ")[1].rstrip("%")) for row in rows]
     tuned = load_checkpoint(out)
     decoding = tuned.decoding
@@ -61,3 +64,9 @@ def test_decode_benchmark_rows(connected, lm_files, dev):
         assert row["e2e_utt_per_s"] < row["utt_per_s"]
     assert by_name["beam+lm"]["wer"] < by_name["greedy"]["wer"]
     assert by_name["beam+lm"]["lm_weight"] == 2.0
+
+
+def test_tuning_a_shipped_model_in_place_is_a_usage_error(capsys):
+    argv = ["tune", "--model", "digits", "--manifest", "d.jsonl", "--lm", "x", "--lexicon", "y"]
+    assert main(argv) == 2
+    assert "needs -o/--output" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import logging
 from asr.checkpoint import load_checkpoint
 from asr.cli import main
 from asr.corpora.digits import DIGIT_WORDS
-from asr.inference.recognizer import DEFAULT_MODEL
+from asr.inference.shipped import DEFAULT_MODEL
 from asr.manifest import read_manifest
 
 from conftest import ROOT
