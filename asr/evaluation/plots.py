@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-DPI = 100  # pixels per inch of the PNGs
+DPI = 100  # pixels per inch of the PNGs; the HTML report shows posteriorgrams at this size
+LABEL_POINTS = 10  # posteriorgram token labels: 14 px at DPI 100, the report's body text size
 BLANK_LABEL = "<b>"  # how the CTC blank (token 0) is shown on axes
 SPACE_LABEL = "␣"  # a bare space would be an invisible tick label
 
@@ -86,7 +87,9 @@ def posteriorgram_plot(name: str, post: Posteriorgram) -> Plot:
             f"{post.audio_filepath}: {vocab} log-prob columns, {len(post.tokens)} tokens"
         )
     title = f"CTC posteriorgram: {Path(post.audio_filepath).name}"
-    fig, ax = _figure(width=min(4.0 + time * 0.03, 16.0), height=1.5 + 0.16 * vocab)
+    # Inches: a row per token tall enough for its label; 0.03 per frame (40 ms frames: 0.75
+    # in/s), shown unscaled in the report, which scrolls a long one sideways.
+    fig, ax = _figure(width=min(4.0 + time * 0.03, 30.0), height=1.5 + 0.2 * vocab)
     seconds = time * post.frame_shift
     ax.imshow(
         np.exp(post.log_probs).T,  # (vocab, time): tokens down, time across
@@ -108,13 +111,13 @@ def posteriorgram_plot(name: str, post: Posteriorgram) -> Plot:
             xytext=(0, 4),
             textcoords="offset points",
             ha="center",
-            fontsize=7,
+            fontsize=LABEL_POINTS,
             color="#1060c0",
         )
     ax.set_yticks(np.arange(vocab), labels=[_label(post.tokens, i) for i in range(vocab)])
-    ax.tick_params(axis="y", labelsize=6)
+    ax.tick_params(axis="both", labelsize=LABEL_POINTS)
     ax.set_xlabel("time (s)")
-    ax.set_title(title)
+    ax.set_title(title, loc="left")  # in view before the report scrolls a wide figure
     return Plot(name, title, _png(fig))
 
 

@@ -63,8 +63,8 @@ def write_report(
             (out_dir / "plots" / f"{plot.name}.png").write_bytes(plot.png)
         text = {
             "results.json": json.dumps(results, indent=2, allow_nan=False) + "\n",
-            "report.md": render_markdown(results, plots),
-            "report.html": render_html(results, plots),
+            "report.md": render_markdown(results, plots, out_dir),
+            "report.html": render_html(results, plots, out_dir),
         }
         for name, content in text.items():
             (out_dir / name).write_text(content, encoding="utf-8")

@@ -1,17 +1,19 @@
 """report.html: the evaluation report as one self-contained page.
 
 CSS is inline and figures are base64 PNGs, so the file opens offline and can be mailed
-or archived on its own; the only links are file:// links to the audio.
+or archived on its own; the only links are to the audio, relative to the report's folder.
+Run details (model config, data, decoding, versions) are folded away until opened.
 """
 
 import base64
 from collections.abc import Mapping
 from html import escape
+from pathlib import Path
 
 from asr.evaluation.plots import Plot, ReportPlots
 from asr.evaluation.report_tables import (
     Table,
-    audio_uri,
+    audio_href,
     error_types_table,
     groups_table,
     percent,
@@ -32,14 +34,17 @@ th { background: #f2f2f2; }
 .columns { display: flex; flex-wrap: wrap; gap: 2em; align-items: flex-start; }
 figure { margin: .8em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
+figure.wide { overflow-x: auto; }  /* posteriorgrams: scroll rather than shrink the labels */
+figure.wide img { max-width: none; }
+details > summary { cursor: pointer; font-weight: 600; margin: .4em 0; }
 pre { background: #f7f7f7; padding: .5em; overflow-x: auto; }
 .utt h3 { font-size: 1em; margin: 1.2em 0 .2em; }
 .utt p { margin: .2em 0; color: #555; }
 """
 
 
-def render_html(results: Mapping, plots: ReportPlots) -> str:
-    """The whole report as an HTML document string."""
+def render_html(results: Mapping, plots: ReportPlots, report_dir: Path) -> str:
+    """The whole report as an HTML document string, to be written in `report_dir`."""
     wer = escape(percent(results["wer"]))
     sections = [
         f"<h1>ASR evaluation report: WER {wer}</h1>",
@@ -62,11 +67,11 @@ def render_html(results: Mapping, plots: ReportPlots) -> str:
         _section("confusions", "Most frequent errors", _confusions(results)),
     ]
     if plots.posteriorgrams:
-        figures = "".join(_figure(p) for p in plots.posteriorgrams)
+        figures = "".join(_figure(p, wide=True) for p in plots.posteriorgrams)
         sections.append(_section("posteriorgrams", "CTC posteriorgrams", figures))
     sections += [
         _section("run", "Run details", _run_details(results)),
-        _section("utterances", "Utterances, worst first", _utterances(results)),
+        _section("utterances", "Utterances, worst first", _utterances(results, report_dir)),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -94,11 +99,14 @@ def _cell(text: str) -> str:
     return f'<td class="num">{escape(text)}</td>' if numeric else f"<td>{escape(text)}</td>"
 
 
-def _figure(plot: Plot) -> str:
+def _figure(plot: Plot, wide: bool = False) -> str:
+    """`wide`: shown at its own size, scrolling sideways, so its labels stay legible."""
     data = base64.b64encode(plot.png).decode("ascii")
     title = escape(plot.title)
+    css_class = ' class="wide"' if wide else ""
     return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{title}">'
+        f"<figure{css_class}>"
+        f'<img src="data:image/png;base64,{data}" alt="{title}">'
         f"<figcaption>{title}</figcaption></figure>"
     )
 
@@ -114,16 +122,18 @@ def _confusions(results: Mapping) -> str:
 
 def _run_details(results: Mapping) -> str:
     return "".join(
-        f"<h3>{escape(name)}</h3><pre>{escape(text)}</pre>" for name, text in run_details(results)
+        f"<details><summary>{escape(name)}</summary><pre>{escape(text)}</pre></details>"
+        for name, text in run_details(results)
     )
 
 
-def _utterances(results: Mapping) -> str:
-    return "\n".join(_utterance(rank, u) for rank, u in enumerate(results["utterances"], 1))
+def _utterances(results: Mapping, report_dir: Path) -> str:
+    utterances = enumerate(results["utterances"], 1)
+    return "\n".join(_utterance(rank, u, report_dir) for rank, u in utterances)
 
 
-def _utterance(rank: int, u: Mapping) -> str:
-    uri = escape(audio_uri(u["audio_filepath"]))
+def _utterance(rank: int, u: Mapping, report_dir: Path) -> str:
+    uri = escape(audio_href(u["audio_filepath"], report_dir))
     alignment = escape("\n".join(u["alignment"]))
     return (
         f'<div class="utt"><h3>{rank}. <a href="{uri}">{escape(u["audio_filepath"])}</a></h3>'

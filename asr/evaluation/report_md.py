@@ -1,11 +1,12 @@
 """report.md: the evaluation report as Markdown, with plots linked from plots/."""
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from asr.evaluation.plots import Plot, ReportPlots
 from asr.evaluation.report_tables import (
     Table,
-    audio_uri,
+    audio_href,
     error_types_table,
     groups_table,
     run_details,
@@ -16,8 +17,8 @@ from asr.evaluation.report_tables import (
 )
 
 
-def render_markdown(results: Mapping, plots: ReportPlots) -> str:
-    """The whole report; figures are expected in plots/ next to report.md."""
+def render_markdown(results: Mapping, plots: ReportPlots, report_dir: Path) -> str:
+    """The whole report, to be written in `report_dir`; figures are expected in plots/ there."""
     parts = [
         "# ASR evaluation report",
         _table(summary_table(results)),
@@ -44,8 +45,9 @@ def render_markdown(results: Mapping, plots: ReportPlots) -> str:
         parts += [f"### {name}", f"```json\n{text}\n```"]
     parts.append("## Utterances, worst first")
     for rank, u in enumerate(results["utterances"], start=1):
+        href = audio_href(u["audio_filepath"], report_dir)
         parts += [
-            f"### {rank}. [{_cell(u['audio_filepath'])}](<{audio_uri(u['audio_filepath'])}>)",
+            f"### {rank}. [{_cell(u['audio_filepath'])}](<{href}>)",
             utterance_summary(u),
             "```text\n" + "\n".join(u["alignment"]) + "\n```",
         ]

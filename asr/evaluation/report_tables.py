@@ -1,9 +1,11 @@
 """What the report tables say, as plain strings; report_md and report_html only add syntax."""
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -16,9 +18,17 @@ def percent(rate: float) -> str:
     return f"{100 * rate:.2f}%"
 
 
-def audio_uri(audio_filepath: str) -> str:
-    """file:// URI of an audio file; relative paths are taken from the current directory."""
-    return Path(audio_filepath).absolute().as_uri()
+def audio_href(audio_filepath: str, report_dir: Path) -> str:
+    """A link from a report in `report_dir` to an audio file, relative to the report, so that
+    a report moved together with its audio (a copied experiment folder) still plays it.
+    Relative audio paths are taken from the current directory, as the manifest reader leaves
+    them; a file on another drive gets a file:// URI."""
+    audio = Path(audio_filepath).absolute()
+    try:
+        relative = os.path.relpath(audio, Path(report_dir).absolute())
+    except ValueError:  # Windows: no relative path across drives
+        return audio.as_uri()
+    return quote(Path(relative).as_posix())
 
 
 def run_details(results: Mapping) -> list[tuple[str, str]]:

@@ -1,12 +1,16 @@
 import json
+import os
 import re
 import shutil
 import subprocess
+from html import unescape
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import jiwer
 import numpy as np
 import pytest
+import soundfile as sf
 
 from asr.errors import AsrError
 from asr.evaluation.plots import Posteriorgram
@@ -141,11 +145,30 @@ def test_markdown_report(report):
 def test_html_report_is_self_contained_and_escaped(report):
     out, _ = report
     html = (out / "report.html").read_text()
-    assert not re.search(r"(src|href)=\"(?!data:|file:|#)", html)
     assert "http://" not in html and "https://" not in html
     assert "<y>" not in html and "x|&lt;y&gt;.wav" in html
     assert html.count('<img src="data:image/png;base64,') == 4
-    assert Path("rel/silence.wav").absolute().as_uri() in html
+    links = set(re.findall(r'<audio controls preload="none" src="([^"]*)">', html))
+    assert len(links) == len(UTTERANCES)
+    for u in UTTERANCES:  # relative to the report's folder, URL-quoted
+        audio = Path(u["audio_filepath"]).absolute()
+        assert quote(os.path.relpath(audio, out), safe="/").replace("&", "&amp;") in links
+
+
+def test_links_to_audio_survive_moving_report_and_audio_together(tmp_path):
+    wav = tmp_path / "exp" / "audio" / "a b#1.wav"  # characters a URL must quote
+    wav.parent.mkdir(parents=True)
+    sf.write(wav, np.zeros(800), 8000)
+    utterance = {"audio_filepath": str(wav), "ref": "a", "hyp": "a", "speaker": None}
+    write_report([{**utterance, "duration": 0.1}], METADATA, tmp_path / "exp" / "eval", n_boot=9)
+    (tmp_path / "exp").rename(tmp_path / "moved")
+    report = tmp_path / "moved" / "eval"
+    html = (report / "report.html").read_text()
+    md = (report / "report.md").read_text()
+    links = [unescape(re.search(r'<audio controls preload="none" src="([^"]+)">', html)[1])]
+    links.append(re.search(r"\]\(<([^>]+)>\)", md)[1])
+    for link in links:
+        assert (report / unquote(link)).resolve() == tmp_path / "moved" / "audio" / wav.name
 
 
 def test_refuses_no_utterances(tmp_path):
@@ -185,6 +208,17 @@ window.addEventListener("load", () => {
 </script>"""
 
 
+def chromium(page: Path, profile: Path, *args: str) -> str:
+    """Headless chromium on `page` with `args` (--dump-dom, --screenshot=...): its stdout."""
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+        *args, page.as_uri(),
+    ]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
 def png_size_and_dark_pixels(path: Path) -> tuple[int, int, int]:
     """What the probe measures, computed from the PNG file with matplotlib."""
     from matplotlib.image import imread
@@ -198,13 +232,7 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
     out, results = report
     probed = tmp_path / "probed.html"
     probed.write_text((out / "report.html").read_text().replace("</body>", PROBE + "</body>"))
-    cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=10000", "--dump-dom", probed.as_uri(),
-    ]  # fmt: skip
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    dom = chromium(probed, tmp_path / "profile", "--dump-dom")
     assert f'data-probed="{len(PLOT_ORDER)}"' in dom
     probes = re.findall(r'data-probe="(\d+)x(\d+):(\d+)"', dom)
     assert len(probes) == len(PLOT_ORDER)
@@ -215,3 +243,47 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
     assert dom.count("<table>") >= 5  # summary, error types, speaker, length, confusions
     assert dom.count('<div class="utt">') == results["num_utterances"]
     assert "REF:  THE cat sat ****" in dom
+
+
+# After load: whether each run-details block shows, whether each figure is drawn at its own
+# size (labels as legible as the PNG's) or shrunk, and, once the audio's metadata has loaded
+# through its link, the duration the browser found.
+LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const shown = [...document.querySelectorAll("#run pre")].map(p => (p.checkVisibility() ? 1 : 0));
+  document.body.setAttribute("data-run-shown", shown.join(","));
+  const scales = [...document.images].map(img => (img.width / img.naturalWidth).toFixed(2));
+  document.body.setAttribute("data-scales", scales.join(","));
+  const audio = document.querySelector("audio");
+  audio.addEventListener("loadedmetadata", () => {
+    document.body.setAttribute("data-audio-seconds", audio.duration.toFixed(2));
+  });
+  audio.preload = "metadata";
+  audio.load();
+});
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+def test_moved_report_plays_folds_run_details_and_keeps_labels_legible(tmp_path):
+    wav = tmp_path / "exp" / "audio" / "one two.wav"
+    wav.parent.mkdir(parents=True)
+    sf.write(wav, np.zeros(4000), 8000)  # 0.5 s
+    long_post = ctc_posteriorgram()
+    long_post = Posteriorgram(str(wav), np.tile(long_post.log_probs, (40, 1)), TOKENS, 0.04)
+    utterance = {"audio_filepath": str(wav), "ref": "a cat", "hyp": "a cat", "speaker": "s1"}
+    write_report([{**utterance, "duration": 0.5}], METADATA, tmp_path / "exp" / "eval",
+                 [long_post], n_boot=9)  # fmt: skip
+    (tmp_path / "exp").rename(tmp_path / "moved")
+    report = tmp_path / "moved" / "eval"
+    probed = report / "probed.html"  # beside report.html: the same relative links
+    probed.write_text(
+        (report / "report.html").read_text().replace("</body>", LAYOUT_PROBE + "</body>")
+    )
+    dom = chromium(
+        probed, tmp_path / "profile", "--dump-dom", "--autoplay-policy=no-user-gesture-required"
+    )
+    assert 'data-audio-seconds="0.50"' in dom  # the moved report still finds its audio
+    assert 'data-run-shown="0,0,0,0"' in dom  # model, data, decoding, versions: folded
+    scales = re.search(r'data-scales="([^"]*)"', dom)[1].split(",")
+    assert scales[-1] == "1.00"  # the 17.6 s posteriorgram is wider than the page, not shrunk
