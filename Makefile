@@ -26,7 +26,7 @@ lock:  ## re-resolve requirements.lock from pyproject.toml's ranges (needs the n
 	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 		--no-emit-find-links --extra dev --extra bench -o requirements.lock pyproject.toml
 
-test: install  ## run the test suite (fast tests; about 5 minutes on 2 cores)
+test: install  ## run the test suite (fast tests; 4-7.5 minutes on 2 cores shared with other work)
 	$(BIN)/pytest -q
 
 test-all: install  ## run every test, slow ones included
