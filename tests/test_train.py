@@ -347,3 +347,40 @@ def test_a_killed_save_leaves_no_temporary_file_behind(fsdd, tiny_config, tmp_pa
     live.write_bytes(b"partial")
     train(dataclasses.replace(configs[0], epochs=2), *configs[1:])
     assert list(out.glob(".*.tmp")) == [live]
+
+
+# `asr train` whose first batch norm sends SIGINT to the whole process group, as a terminal's
+# Ctrl-C does, during training step sys.argv[1]: the data loader workers get it too.
+CTRL_C_AT_STEP = """
+import os, signal, sys
+from torch import nn
+from asr.cli import main
+
+seen = []
+
+def hook(module, args, output):
+    if isinstance(module, nn.BatchNorm2d) and module.training:
+        seen.append(module)
+        if len(seen) == 2 * int(sys.argv[1]) - 1:  # two batch norms a step: the first one
+            os.killpg(os.getpgid(0), signal.SIGINT)
+
+nn.modules.module.register_module_forward_hook(hook)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_ctrl_c_with_loader_workers_exits_130_after_saving(fsdd, tiny_config, tmp_path):
+    manifest = _sample(fsdd, tmp_path / "train.jsonl")
+    config = tmp_path / "small.toml"
+    config.write_text(tiny_config.read_text().replace("lstm_hidden = 128", "lstm_hidden = 32"))
+    out = tmp_path / "exp"
+    command = [sys.executable, "-c", CTRL_C_AT_STEP, "3", "train", "--config", str(config),
+               "--train", str(manifest), "--dev", str(manifest), "--out", str(out), "-q",
+               "--batch-seconds", "2", "--workers", "1", "--threads", "1"]  # fmt: skip
+    # A session of its own: the process group it signals is itself and its loader worker.
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=180, start_new_session=True
+    )
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert _steps(out) == 3  # the step finished, then saved
