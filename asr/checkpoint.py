@@ -46,6 +46,7 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     metadata: dict = field(default_factory=dict)  # training: epoch, wer, data, date, ...
     decoding: DecodeConfig | None = None  # tuned decoding settings (asr tune); None: greedy
+    rejection: dict = field(default_factory=dict)  # calibrated RejectionConfig (asr calibrate)
     resume: dict | None = None  # optimizer/scheduler/RNG/progress, only in resumable files
 
     def build_model(self) -> CTCModel:
@@ -90,6 +91,7 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
         "state_dict": {k: v.cpu() for k, v in ckpt.state_dict.items()},
         "metadata": ckpt.metadata,
         "decoding": config_to_dict(ckpt.decoding) if ckpt.decoding else {},
+        "rejection": ckpt.rejection,
     }
     if ckpt.resume is not None:
         payload["resume"] = ckpt.resume
@@ -129,6 +131,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
         state_dict=payload["state_dict"],
         metadata=payload.get("metadata", {}),
         decoding=_resolve_decoding_paths(payload.get("decoding", {}), path.parent),
+        rejection=payload.get("rejection", {}),
         resume=payload.get("resume"),
     )
 

@@ -16,7 +16,14 @@ from asr.decode_config import DecodeConfig
 
 DEFAULTS = DecodeConfig()  # option defaults come from the dataclass, never retyped
 
-__all__ = ["add_decoder_options", "add_lm", "add_tune", "decoding_overrides", "emit_transcript"]
+__all__ = [
+    "add_calibrate",
+    "add_decoder_options",
+    "add_lm",
+    "add_tune",
+    "decoding_overrides",
+    "emit_transcript",
+]
 
 
 def add_decoder_options(p: argparse.ArgumentParser) -> None:
@@ -78,14 +85,22 @@ def decoding_overrides(args: argparse.Namespace) -> dict:
 
 def emit_transcript(result, fmt: str, out_dir: Path | None, taken: set[Path]) -> None:
     """Write one transcript to OUT_DIR/STEM.FMT, or print it: txt as `path<TAB>text`, json as
-    one object per line, srt/vtt as the whole file."""
+    one object per line, srt/vtt as the whole file. A rejected file's text is empty in txt, with
+    a note on stderr."""
     from asr.inference.output import format_transcript, output_path
 
+    if result.rejected and fmt == "txt":
+        print(
+            f"{result.path}: rejected: not speech in the model's vocabulary "
+            f"(confidence {result.confidence:.2f})",
+            file=sys.stderr,
+            flush=True,
+        )
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         output_path(out_dir, result.path, fmt, taken).write_text(format_transcript(result, fmt))
     elif fmt == "txt":
-        print(f"{result.path}\t{result.text}", flush=True)
+        print(f"{result.path}\t{'' if result.rejected else result.text}", flush=True)
     else:
         print(format_transcript(result, fmt), end="", flush=True)
 
@@ -194,6 +209,54 @@ def _run_tune(args) -> int:
         f"best: lm_weight {result.best.lm_weight:g} word_score {result.best.word_score:g} "
         f"WER {100 * result.wer:.2f}% -> {out}",
         file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def add_calibrate(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        parents=[common],
+        help="fit confidence and a rejection threshold on dev (in- and out-of-vocabulary speech)",
+        description="Decode dev speech in the model's vocabulary (--manifest) and other speech "
+        "(--oov) with the model's decoding; fit the confidence curve and keep the threshold that "
+        "rejects at most --max-false-rejection of the in-vocabulary utterances, in the checkpoint.",
+    )
+    p.add_argument("--model", type=Path, required=True, help="checkpoint to calibrate")
+    p.add_argument("--manifest", type=Path, required=True, help="dev speech in the vocabulary")
+    p.add_argument("--oov", type=Path, nargs="+", required=True, help="dev speech outside it")
+    add_output(p, "calibrated checkpoint to write (default: update --model)")
+    p.add_argument(
+        "--max-false-rejection",
+        type=float,
+        default=0.01,
+        help="share of in-vocabulary dev utterances the threshold may reject",
+    )
+    p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per batch")
+    p.set_defaults(run=_run_calibrate)  # fmt: skip
+
+
+def _run_calibrate(args) -> int:
+    from asr.decoding.lm import read_lexicon_words
+    from asr.evaluation.calibrate import calibrate, save_calibrated
+    from asr.inference.recognizer import Recognizer
+    from asr.manifest import read_manifest
+
+    recognizer = Recognizer.load(args.model)
+    lexicon = recognizer.decoding.lexicon
+    if lexicon is not None:
+        words = read_lexicon_words(lexicon)
+    else:  # greedy: the vocabulary is what the dev speech says
+        words = sorted({w for u in read_manifest(args.manifest) for w in u.text.split()})
+    config, rates = calibrate(
+        recognizer, args.manifest, args.oov, words, args.max_false_rejection, args.batch_seconds
+    )
+    out = args.output or args.model
+    save_calibrated(args.model, out, config, rates)
+    print(
+        f"dev: AUROC {rates.auroc:.4f}, rejected {100 * rates.in_vocab_rejected:.1f}% of "
+        f"{rates.in_vocab} in-vocabulary and {100 * rates.oov_rejected:.1f}% of {rates.oov} "
+        f"other utterances at confidence < {config.threshold:.3f} -> {out}"
     )
     return EXIT_OK
 

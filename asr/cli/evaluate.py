@@ -29,6 +29,9 @@ def add_evaluate(sub, common) -> None:
     p.add_argument("--posteriorgrams", type=int, default=3, help="worst utterances to plot")
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for confidence intervals")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument(
+        "--oov", type=Path, help="speech outside the vocabulary: its rejections and the AUROC"
+    )
     add_precision(p)
     add_decoder_options(p)
     p.set_defaults(run=_run_evaluate)
@@ -45,16 +48,28 @@ def _run_evaluate(args) -> int:
     recognizer = Recognizer.load(model_path, precision=args.precision, **decoding_overrides(args))
     results = evaluate(
         recognizer, args.manifest, args.output_dir, args.batch_seconds, model_path,
-        args.posteriorgrams, args.bootstrap, args.seed,
+        args.posteriorgrams, args.bootstrap, args.seed, args.oov,
     )  # fmt: skip
     low, high = results["ci"]["wer"]
     out = args.output_dir
     print(
         f"WER {100 * results['wer']:.2f}% (95% CI {100 * low:.2f}-{100 * high:.2f})  "
-        f"CER {100 * results['cer']:.2f}%  {results['num_utterances']} utterances\n"
+        f"CER {100 * results['cer']:.2f}%  {results['num_utterances']} utterances"
+        f"{_rejection_line(results.get('rejection'))}\n"
         f"report: {out / 'report.html'}  ({out / 'report.md'}, {out / 'results.json'})"
     )
     return EXIT_OK
+
+
+def _rejection_line(rejection: dict | None) -> str:
+    if not rejection:
+        return ""
+    line = f"  rejected {100 * rejection['rejected_rate']:.1f}%"
+    if "auroc" in rejection:
+        line += (
+            f"  OOV rejected {100 * rejection['oov_rejected']:.1f}%  AUROC {rejection['auroc']:.4f}"
+        )
+    return line
 
 
 def add_compare(sub, common) -> None:

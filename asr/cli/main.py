@@ -14,7 +14,7 @@ import sys
 
 from asr import __version__
 from asr.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
-from asr.cli.decode import add_lm, add_tune
+from asr.cli.decode import add_calibrate, add_lm, add_tune
 from asr.cli.evaluate import add_compare, add_evaluate
 from asr.cli.export import add_export
 from asr.cli.options import CommandParser
@@ -80,5 +80,6 @@ def _parser() -> argparse.ArgumentParser:
     add_compare(sub, common)
     add_lm(sub, common)
     add_tune(sub, compute)
+    add_calibrate(sub, compute)
     add_export(sub, common)
     return parser

@@ -32,6 +32,7 @@ __all__ = [
     "read_sentences",
     "read_words",
     "write_arpa",
+    "read_lexicon_words",
     "write_lexicon",
 ]
 
@@ -284,6 +285,15 @@ def write_lexicon(words: Iterable[str], path: Path, alphabet: Iterable[str] | No
         raise AsrError(f"{path}: no words to write")
     _write_atomic(path, (f"{w}\t{' '.join(w)} {WORD_BOUNDARY}\n" for w in kept))
     return len(kept)
+
+
+def read_lexicon_words(path: Path) -> list[str]:
+    """The words of a lexicon file, in order (its first column)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise AsrError(f"{path}: cannot read lexicon ({err})") from err
+    return [line.split()[0] for line in lines if line.strip()]
 
 
 def _write_atomic(path: Path, lines: Iterable[str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
@@ -14,6 +15,7 @@ from asr.audio import load_audio
 from asr.config import config_to_dict
 from asr.errors import AsrError
 from asr.evaluation.breakdown import worst_first
+from asr.evaluation.calibrate import rejection_rates
 from asr.evaluation.plots import Posteriorgram
 from asr.evaluation.report import write_report
 from asr.evaluation.scoring import score_utterances
@@ -36,13 +38,16 @@ def evaluate(
     posteriorgrams: int = 3,
     n_boot: int = 1000,
     seed: int = 0,
+    oov_manifest: Path | None = None,
 ) -> dict:
     """Decode every utterance of `manifest` and write the report into `out_dir`.
 
     An utterance whose audio cannot be read scores as an empty hypothesis (all deletions), so a
     broken file can only worsen, never flatter, the result; it is listed with its error.
-    Posteriorgrams are drawn for the `posteriorgrams` worst utterances. Returns results.json's
-    content.
+    Posteriorgrams are drawn for the `posteriorgrams` worst utterances. With a calibrated
+    model, each utterance's confidence and rejection are listed and counted; `oov_manifest`
+    (speech outside the vocabulary) adds how much of it is rejected and the AUROC between the
+    two. Returns results.json's content.
     """
     utterances = read_manifest(manifest)
     if not utterances:
@@ -55,6 +60,7 @@ def evaluate(
         "model": _model_identity(recognizer, model_path),
         "data": {"manifest": str(manifest), "sha256": _sha256(manifest), "count": len(rows)},
         "decoding": recognizer.decoding_settings(),
+        "rejection": _rejection(recognizer, rows, oov_manifest, batch_seconds),
     }
     return write_report(rows, metadata, out_dir, posteriors, n_boot=n_boot, seed=seed)
 
@@ -79,10 +85,37 @@ def _row(utt: Utterance, transcript: Transcript) -> dict:
         "speaker": utt.speaker,
         "duration": utt.duration,
     }
+    if transcript.confidence is not None:
+        row["confidence"], row["rejected"] = transcript.confidence, transcript.rejected
     if transcript.error:
         logger.warning("%s", transcript.error)
         row["error"] = transcript.error
     return row
+
+
+def _rejection(
+    recognizer: Recognizer, rows: list[dict], oov_manifest: Path | None, batch_seconds: float
+) -> dict | None:
+    """Rejections among `rows` and, with out-of-vocabulary speech, its rejections and AUROC."""
+    config = recognizer.rejection
+    if config is None:
+        if oov_manifest is not None:
+            raise AsrError(f"{oov_manifest}: rejection needs a calibrated model (asr calibrate)")
+        return None
+    scored = [r["confidence"] for r in rows if "confidence" in r]
+    summary: dict = {
+        "threshold": config.threshold,
+        "rejected": sum(c < config.threshold for c in scored),
+    }
+    summary["rejected_rate"] = summary["rejected"] / max(len(scored), 1)
+    if oov_manifest is not None:
+        oov = read_manifest(oov_manifest)
+        normaliser = recognizer.normaliser_for(oov)
+        transcripts = _transcripts(recognizer, oov, batch_seconds, normaliser)
+        confidences = [t.confidence for t in transcripts]
+        rates = rejection_rates(scored, [c for c in confidences if c is not None], config.threshold)
+        summary |= {"oov_manifest": str(oov_manifest), **asdict(rates)}
+    return summary
 
 
 def _worst_posteriorgrams(

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 CI_LEVEL = 0.95
 TOP_K = 20  # confusion pairs, insertions and deletions listed
-METADATA_KEYS = ("model", "data", "decoding", "date", "versions")  # copied verbatim
+METADATA_KEYS = ("model", "data", "decoding", "rejection", "date", "versions")  # copied verbatim
 
 
 def write_report(

@@ -53,6 +53,14 @@ def summary_table(results: Mapping) -> Table:
         ["character errors", str(chars["errors"])],
         ["date", str(results["date"])],
     ]
+    rejection = results.get("rejection")
+    if rejection:
+        rows.insert(
+            3, ["rejected", f"{rejection['rejected']} ({percent(rejection['rejected_rate'])})"]
+        )
+        if "auroc" in rejection:
+            oov = f"{percent(rejection['oov_rejected'])} of {rejection['oov']}"
+            rows[4:4] = [["rejection AUROC", f"{rejection['auroc']:.4f}"], ["OOV rejected", oov]]
     return Table(["", "value"], rows)
 
 

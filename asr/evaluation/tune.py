@@ -115,7 +115,7 @@ def tune(
     return TuneResult(best, best_wer, tuple(grid))
 
 
-def _beside(path: Path, checkpoint: Path) -> Path:
+def path_beside(path: Path, checkpoint: Path) -> Path:
     """`path` relative to the checkpoint's folder when inside it, else absolute."""
     path, folder = path.resolve(), Path(checkpoint).resolve().parent
     return path.relative_to(folder) if path.is_relative_to(folder) else path
@@ -130,8 +130,10 @@ def save_tuned(model: Path, out: Path, result: TuneResult, manifest: Path) -> No
     ckpt = load_checkpoint(model)
     best = dataclasses.replace(
         result.best,
-        lm=None if result.best.lm is None else _beside(Path(result.best.lm), out),
-        lexicon=None if result.best.lexicon is None else _beside(Path(result.best.lexicon), out),
+        lm=None if result.best.lm is None else path_beside(Path(result.best.lm), out),
+        lexicon=None
+        if result.best.lexicon is None
+        else path_beside(Path(result.best.lexicon), out),
     )
     ckpt.decoding = best
     ckpt.metadata = {**ckpt.metadata, "tuned": {"manifest": str(manifest), "wer": result.wer}}

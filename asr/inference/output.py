@@ -37,8 +37,12 @@ class CueConfig:
 
 
 def to_json(t: Transcript) -> dict:
-    """`file`, `text`, `duration`, `words` [{word, start, end, confidence}] and `nbest`."""
+    """`file`, `text`, `duration`, `words` [{word, start, end, confidence}] and `nbest`; with a
+    calibrated model also `confidence` (0-1) and `rejected` (then `text` is what was heard)."""
     out: dict = {"file": str(t.path), "text": t.text, "duration": round(t.duration, 3)}
+    if t.confidence is not None:
+        out["confidence"] = round(t.confidence, 4)
+        out["rejected"] = bool(t.rejected)
     out["words"] = [
         {"word": w.word, "start": w.start, "end": w.end, "confidence": w.confidence}
         for w in t.words or []
@@ -90,7 +94,7 @@ def to_vtt(words: Sequence[WordTiming], config: CueConfig = CueConfig()) -> str:
 def format_transcript(t: Transcript, fmt: str) -> str:
     """The whole file content for one transcript in `fmt` (one of FORMATS)."""
     if fmt == "txt":
-        return t.text + "\n"
+        return ("" if t.rejected else t.text) + "\n"
     if fmt == "json":
         return json.dumps(to_json(t), ensure_ascii=False) + "\n"
     if fmt == "srt":

@@ -17,6 +17,7 @@ from asr.data import DurationBatchSampler
 from asr.decode_config import DecodeConfig, with_overrides
 from asr.decoding.align import WordTiming, align_words
 from asr.decoding.beam import Decoder, Hypothesis, build_decoder
+from asr.decoding.confidence import RejectionConfig, confidence, vocabulary_gap
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel
 from asr.inference.quantize import for_inference
@@ -42,6 +43,10 @@ class Transcript:
     log_probs: Tensor | None = None  # (time', vocab), kept only when asked for (not long files)
     words: list[WordTiming] | None = None  # timed words, when asked for (always for long files)
     nbest: list[Hypothesis] = field(default_factory=list)  # best first; empty for long files
+    # With a calibrated checkpoint: P(the audio is speech in the model's vocabulary), and
+    # whether that fell below the checkpoint's threshold (then `text` is what was heard anyway).
+    confidence: float | None = None
+    rejected: bool | None = None
 
 
 class Recognizer:
@@ -73,6 +78,7 @@ class Recognizer:
         self.decoding: DecodeConfig = decoding or ckpt.decoding or DecodeConfig()
         self.decoder: Decoder = build_decoder(self.decoding, self.vocab)  # LM loaded once
         self.segments = segments or SegmentConfig()
+        self.rejection = _rejection_config(ckpt)
 
     @classmethod
     def load(
@@ -204,6 +210,7 @@ class Recognizer:
             for i, nbest, lp, n in zip(batch, hyps, log_probs, lengths, strict=True):
                 result = results[i]
                 result.text, result.nbest = nbest[0].text, nbest
+                self._judge(result, vocabulary_gap(lp[:n], nbest[0].tokens))
                 if keep_log_probs:
                     result.log_probs = lp[:n].clone()
                 if words:
@@ -225,6 +232,7 @@ class Recognizer:
         segments, result.duration = plan_segments(result.path, self.segments)
         logger.info("%s: %.0f s in %d segments", result.path, result.duration, len(segments))
         result.words = []
+        gap_sum, frames = 0.0, 0  # the file's gap: its segments' gaps weighted by their frames
         for group in _batches(segments, batch_seconds):
             waves = [read_segment(result.path, s, self.features.sample_rate) for s in group]
             log_probs, lengths = self.log_probs(waves, [speaker] * len(waves), normaliser)
@@ -234,7 +242,23 @@ class Recognizer:
                     lp[:n], nbest[0].tokens, self.vocab, self.frame_shift, seg.read_start
                 )
                 result.words.extend(own_words(timed, seg))
+                gap_sum += vocabulary_gap(lp[:n], nbest[0].tokens) * int(n)
+                frames += int(n)
         result.text = " ".join(w.word for w in result.words)
+        self._judge(result, gap_sum / max(frames, 1))
+
+    def _judge(self, result: Transcript, gap: float) -> None:
+        """Confidence and rejection of a decoded file, when the checkpoint is calibrated."""
+        if self.rejection is not None:
+            result.confidence = confidence(gap, result.text, self.rejection)
+            result.rejected = result.confidence < self.rejection.threshold
+
+
+def _rejection_config(ckpt: Checkpoint) -> RejectionConfig | None:
+    if not ckpt.rejection:
+        return None
+    values = dict(ckpt.rejection)
+    return RejectionConfig(**{**values, "words": tuple(values["words"])})
 
 
 def _utterance(item: Path | Utterance) -> Utterance:

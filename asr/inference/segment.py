@@ -1,11 +1,15 @@
 """Long recordings in bounded memory: plan segments cut at pauses, read them one at a time.
 
-One streaming pass over the file measures short-time energy; cuts go at the quietest point of
-each stretch between `min_seconds` and `max_seconds` past the previous cut, so a segment ends in
-a pause whenever the speech has one. Each segment is read with `overlap_seconds` of context on
-both sides and owns only the time between its cuts: a word belongs to the segment whose own
-span holds its midpoint, so a word near a seam is neither lost nor counted twice. Memory stays
-that of one block or one batch of segments, and time grows linearly with the length.
+One streaming pass over the file measures short-time energy. Silences of `min_silence_ms` or
+more, `silence_db` below the file's loud level, separate speech regions and are not decoded: a
+segment that is mostly silence is nothing like the clips a model trains on, and its per-utterance
+mean drowns the speech (30 digit strings with 2 s of digital silence between them: 73.7 % WER as
+one file, 36.8 % clip by clip, with the 2026-11 default model). Within a region longer than
+`max_seconds`, cuts go at the quietest point of each stretch between `min_seconds` and
+`max_seconds` past the previous cut. Each segment is read with `overlap_seconds` of context on
+both sides (within its region) and owns only the time between its cuts: a word belongs to the
+segment whose own span holds its midpoint, so a word near a seam is neither lost nor counted
+twice. Memory stays that of one block or one batch of segments; time grows linearly.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "own_words",
     "plan_segments",
     "read_segment",
+    "speech_regions",
 ]
 
 
@@ -42,10 +47,15 @@ class SegmentConfig:
     frame_ms: float = 10.0  # energy frame
     pause_ms: float = 200.0  # energy is averaged over this, so cuts land inside pauses
     block_seconds: float = 60.0  # read from disk at a time when measuring energy
+    silence_db: float = 40.0  # a frame this far below the loud level (99th percentile) is silent
+    min_silence_ms: float = 500.0  # silent this long: the speech regions on each side part
+    pad_ms: float = 200.0  # kept around each speech region, so its first and last words are whole
 
     def __post_init__(self) -> None:
         if not 0 < self.min_seconds < self.max_seconds:
             raise AsrError(f"segments: need 0 < min_seconds < max_seconds, got {self}")
+        if not 0 <= 2 * self.pad_ms <= self.min_silence_ms:
+            raise AsrError(f"segments: need 0 <= 2 * pad_ms <= min_silence_ms, got {self}")
 
 
 @dataclass(frozen=True)
@@ -89,20 +99,41 @@ def find_cuts(energy_db: np.ndarray, frame_seconds: float, config: SegmentConfig
     return cuts
 
 
+def speech_regions(
+    energy_db: np.ndarray, frame_seconds: float, config: SegmentConfig
+) -> list[tuple[int, int]]:
+    """(first, end) frames of each stretch between long silences, padded; none if all silent."""
+    silent = energy_db < np.percentile(energy_db, 99) - config.silence_db  # (frames,)
+    edges = np.flatnonzero(np.diff(np.concatenate([[1], silent.astype(np.int8), [1]])))
+    pad = round(config.pad_ms / 1000 / frame_seconds)
+    min_silence = round(config.min_silence_ms / 1000 / frame_seconds)
+    regions: list[tuple[int, int]] = []
+    for first, end in zip(edges[::2], edges[1::2], strict=True):  # runs of sound
+        if regions and first - regions[-1][1] < min_silence:
+            regions[-1] = (regions[-1][0], end)  # a short pause stays inside the region
+        else:
+            regions.append((first, end))
+    return [(max(0, a - pad), min(len(energy_db), b + pad)) for a, b in regions]
+
+
 def plan_segments(path: Path, config: SegmentConfig) -> tuple[list[Segment], float]:
-    """Segments covering the whole file in order, and its duration in seconds."""
+    """Segments covering the file's speech in order, and its duration in seconds."""
     energy, frame_seconds = frame_energies(path, config)
     duration = audio_info(path).duration
-    cuts = [min(c * frame_seconds, duration) for c in find_cuts(energy, frame_seconds, config)]
-    segments = [
-        Segment(
-            start=a,
-            end=b,
-            read_start=max(0.0, a - config.overlap_seconds),
-            read_end=min(duration, b + config.overlap_seconds),
-        )
-        for a, b in zip(cuts, cuts[1:], strict=False)
-    ]
+    segments = []
+    for first, end in speech_regions(energy, frame_seconds, config):
+        cuts = [first + c for c in find_cuts(energy[first:end], frame_seconds, config)]
+        low, high = first * frame_seconds, min(end * frame_seconds, duration)
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            start, stop = a * frame_seconds, min(b * frame_seconds, duration)
+            segments.append(
+                Segment(
+                    start=start,
+                    end=stop,
+                    read_start=max(low, start - config.overlap_seconds),
+                    read_end=min(high, stop + config.overlap_seconds),
+                )
+            )
     return segments, duration
 
 

@@ -113,3 +113,12 @@ def test_cli_json_lines_and_output_files(fsdd, trained, connected, tmp_path, cap
     out = tmp_path / "subs"
     assert main([*argv, "--format", "vtt", "--output-dir", str(out)]) == 0
     assert (out / "three.vtt").read_text().startswith("WEBVTT")
+
+
+def test_rejected_transcript_has_empty_text_in_txt_and_its_fields_in_json():
+    rejected = Transcript(Path("a.wav"), "six two", 1.0, confidence=0.12, rejected=True)
+    assert format_transcript(rejected, "txt") == "\n"
+    assert to_json(rejected)["confidence"] == 0.12 and to_json(rejected)["rejected"] is True
+    assert to_json(rejected)["text"] == "six two"  # what was heard, for whoever wants it
+    plain = Transcript(Path("b.wav"), "six", 1.0)
+    assert "confidence" not in to_json(plain) and format_transcript(plain, "txt") == "six\n"

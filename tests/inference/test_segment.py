@@ -17,7 +17,14 @@ from asr.decode_config import DecodeConfig
 from asr.decoding.align import WordTiming
 from asr.evaluation.tune import corpus_rates
 from asr.inference.recognizer import Recognizer
-from asr.inference.segment import SegmentConfig, find_cuts, own_words, plan_segments, read_segment
+from asr.inference.segment import (
+    SegmentConfig,
+    find_cuts,
+    own_words,
+    plan_segments,
+    read_segment,
+    speech_regions,
+)
 
 from digit_model import concatenate, recordings
 
@@ -140,3 +147,25 @@ def test_one_hour_at_16khz_in_bounded_memory(fsdd, connected, tmp_path):
     assert stats["error"] is None and stats["duration"] >= 3600
     assert stats["peak_rss_mb"] < 2048
     assert 0.8 * words <= stats["words"] <= 1.05 * words  # the tiny model misses a few
+
+
+def test_long_silences_are_not_decoded_and_short_pauses_stay_inside():
+    frames = 0.01
+    energy = np.full(3000, -20.0)  # 30 s of sound
+    energy[500:800] = -100.0  # 3 s of digital silence: parts the regions
+    energy[1500:1530] = -100.0  # 0.3 s pause: stays inside a region
+    energy[2900:] = -100.0  # trailing silence
+    regions = speech_regions(energy, frames, SegmentConfig())
+    assert regions == [(0, 520), (780, 2920)]  # padded by 0.2 s each side
+    assert speech_regions(np.full(100, -100.0), frames, SegmentConfig()) == [(0, 100)]
+
+
+def test_segments_skip_the_silence_between_regions(tmp_path):
+    path = tmp_path / "gaps.wav"
+    noise = np.random.default_rng(2).normal(0, 0.1, 8000 * 5)
+    sf.write(path, np.concatenate([noise, np.zeros(8000 * 4), noise]), 8000)
+    segments, duration = plan_segments(path, SegmentConfig(max_seconds=12.0, min_seconds=5.0))
+    assert duration == pytest.approx(14.0) and len(segments) == 2
+    assert segments[0].read_end == pytest.approx(5.2) and segments[1].read_start == pytest.approx(
+        8.8
+    )

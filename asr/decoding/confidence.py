@@ -1,0 +1,60 @@
+"""Utterance confidence: how far the best in-vocabulary transcript falls below the best path.
+
+A model trained on its vocabulary *and* on other speech (speechocean762's read sentences) spells
+what it hears: on a digit string its best path spells digit words, on "we call it bear" it
+spells other letters. The decoder's hypothesis (a lexicon beam outputs vocabulary words only) is
+forced-aligned to the log-probs, and its per-frame log-prob deficit against the unconstrained
+best path, the `gap`, measures how far the vocabulary had to bend what the model heard: near 0
+for in-vocabulary speech, large for anything else (a filler model, as keyword spotters use). A
+logistic curve fitted on dev (`asr.evaluation.calibrate`) maps the gap to a probability that
+the audio is speech in the vocabulary; below the stored threshold, the audio is rejected.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torchaudio.functional as AF
+from torch import Tensor
+
+__all__ = ["NO_PATH_GAP", "RejectionConfig", "confidence", "vocabulary_gap"]
+
+NO_PATH_GAP = 50.0  # nats per frame: a hypothesis the frames cannot hold matches nothing
+
+
+@dataclass(frozen=True)
+class RejectionConfig:
+    """Stored in a checkpoint by `asr calibrate`: fitted and thresholded on dev, never on test."""
+
+    scale: float  # logistic slope per nat of gap (negative: a larger gap, less confidence)
+    bias: float  # logistic offset
+    threshold: float  # a confidence below this rejects the audio
+    words: tuple[str, ...]  # the vocabulary: a transcript with any other word is rejected
+
+
+def vocabulary_gap(log_probs: Tensor, tokens: tuple[int, ...] | list[int]) -> float:
+    """log_probs (time, vocab) of one utterance and its hypothesis (ids, no blanks) -> nats per
+    frame by which the hypothesis' best alignment falls below the best path (>= 0)."""
+    frames = len(log_probs)
+    if frames == 0:
+        return NO_PATH_GAP
+    best = float(log_probs.max(dim=-1).values.sum())
+    if not tokens:  # the all-blank path
+        return max(0.0, best - float(log_probs[:, 0].sum())) / frames
+    emissions = log_probs.detach().float().cpu().unsqueeze(0)  # (1, time, vocab)
+    try:
+        _, scores = AF.forced_align(emissions, torch.tensor([list(tokens)]), blank=0)
+    except RuntimeError:  # fewer frames than the tokens need
+        return NO_PATH_GAP
+    return max(0.0, best - float(scores.sum())) / frames  # scores: (1, time) log-probs
+
+
+def confidence(gap: float, text: str, config: RejectionConfig) -> float:
+    """Probability (0-1) that the audio is speech in the vocabulary; 0 for an empty transcript
+    or one with a word outside it."""
+    words = text.split()
+    if not words or any(w not in config.words for w in words):
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-(config.scale * gap + config.bias)))

@@ -1,0 +1,165 @@
+"""Fit the rejection curve on dev: in-vocabulary utterances against out-of-vocabulary speech.
+
+The `gap` (see `asr.decoding.confidence`) is mapped to a probability by a one-feature logistic
+regression (Newton's method: two parameters, a few hundred points), and the threshold is the
+highest confidence that still accepts all but `max_false_rejection` of the in-vocabulary dev
+utterances, so test speakers never tune it. AUROC and both rejection rates are reported for dev
+here and for test by `evaluate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from asr.checkpoint import load_checkpoint, save_checkpoint
+from asr.decoding.confidence import RejectionConfig, confidence, vocabulary_gap
+from asr.errors import AsrError
+from asr.evaluation.tune import path_beside
+from asr.inference.recognizer import Recognizer
+from asr.manifest import read_manifest
+
+__all__ = [
+    "RejectionRates",
+    "auroc",
+    "calibrate",
+    "fit_logistic",
+    "pick_threshold",
+    "rejection_rates",
+    "save_calibrated",
+    "utterance_gaps",
+]
+
+Gap = tuple[float, str]  # (vocabulary gap in nats per frame, the transcript it scores)
+
+
+@dataclass(frozen=True)
+class RejectionRates:
+    auroc: float  # P(an in-vocabulary utterance scores above an out-of-vocabulary one)
+    in_vocab_rejected: float  # share of in-vocabulary utterances rejected
+    oov_rejected: float  # share of out-of-vocabulary utterances rejected
+    in_vocab: int  # utterances of each kind
+    oov: int
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> tuple:
+    """x (n,) feature, y (n,) 0/1 labels -> (scale, bias) of P(y=1) = sigmoid(scale*x + bias)."""
+    if len(set(y.tolist())) < 2:
+        raise AsrError(
+            "rejection: calibration needs in-vocabulary and out-of-vocabulary utterances"
+        )
+    design = np.stack([x, np.ones_like(x)], axis=1)  # (n, 2)
+    w = np.zeros(2)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(design @ w, -30, 30)))  # (n,)
+        grad = design.T @ (p - y) + l2 * w
+        hess = (design * (p * (1 - p))[:, None]).T @ design + l2 * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(w[0]), float(w[1])
+
+
+def pick_threshold(in_vocab: Sequence[float], max_false_rejection: float) -> float:
+    """The highest confidence that rejects at most `max_false_rejection` of `in_vocab`."""
+    scores = np.sort(np.asarray(in_vocab))
+    allowed = int(np.floor(max_false_rejection * len(scores)))  # may be rejected
+    return float(scores[allowed]) if len(scores) else 0.5
+
+
+def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
+    """Mann-Whitney: the share of (positive, negative) pairs ranked right, ties half."""
+    pos, neg = np.asarray(positive, float), np.asarray(negative, float)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    order = np.concatenate([pos, neg])
+    ranks = _average_ranks(order)
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their mean rank."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values))
+    sorted_vals = values[order]
+    start = 0
+    for end in range(1, len(values) + 1):
+        if end == len(values) or sorted_vals[end] != sorted_vals[start]:
+            ranks[order[start:end]] = (start + end + 1) / 2
+            start = end
+    return ranks
+
+
+def rejection_rates(
+    in_vocab: Sequence[float], oov: Sequence[float], threshold: float
+) -> RejectionRates:
+    """Confidences of both kinds against the threshold (below it: rejected)."""
+    iv, ov = np.asarray(in_vocab, float), np.asarray(oov, float)
+    return RejectionRates(
+        auroc=auroc(iv, ov),
+        in_vocab_rejected=float((iv < threshold).mean()) if len(iv) else float("nan"),
+        oov_rejected=float((ov < threshold).mean()) if len(ov) else float("nan"),
+        in_vocab=len(iv),
+        oov=len(ov),
+    )
+
+
+def utterance_gaps(recognizer: Recognizer, manifest: Path, batch_seconds: float) -> list[Gap]:
+    """(gap, transcript) of every readable utterance of `manifest`; see vocabulary_gap."""
+    utterances = read_manifest(manifest)
+    if not utterances:
+        raise AsrError(f"{manifest}: no usable utterances to calibrate on")
+    normaliser = recognizer.normaliser_for(utterances)
+    transcripts = recognizer.transcribe(utterances, batch_seconds, True, normaliser=normaliser)
+    gaps = []
+    for t in tqdm(
+        transcripts, total=len(utterances),
+        desc=f"calibrate {manifest.name}", unit="utt", disable=None,
+    ):  # fmt: skip
+        if t.error is None:
+            gaps.append((vocabulary_gap(t.log_probs, t.nbest[0].tokens), t.text))
+    return gaps
+
+
+def calibrate(
+    recognizer: Recognizer,
+    in_vocab: Path,
+    oov: Sequence[Path],
+    words: Sequence[str],
+    max_false_rejection: float = 0.01,
+    batch_seconds: float = 120.0,
+) -> tuple[RejectionConfig, RejectionRates]:
+    """Fit the confidence curve and threshold on dev manifests of in-vocabulary speech
+    (`in_vocab`) and of other speech (`oov`), with the recognizer's decoding; their rates."""
+    positive = utterance_gaps(recognizer, in_vocab, batch_seconds)
+    negative = [g for path in oov for g in utterance_gaps(recognizer, path, batch_seconds)]
+    x = np.array([gap for gap, _ in positive + negative])
+    y = np.array([1.0] * len(positive) + [0.0] * len(negative))
+    scale, bias = fit_logistic(x, y)
+    fitted = RejectionConfig(scale, bias, 0.0, tuple(sorted(set(words))))
+    pos = [confidence(gap, text, fitted) for gap, text in positive]
+    neg = [confidence(gap, text, fitted) for gap, text in negative]
+    config = replace(fitted, threshold=pick_threshold(pos, max_false_rejection))
+    return config, rejection_rates(pos, neg, config.threshold)
+
+
+def save_calibrated(model: Path, out: Path, config: RejectionConfig, rates: RejectionRates) -> None:
+    """Copy checkpoint `model` to `out` (may be the same file) with the rejection settings."""
+    ckpt = load_checkpoint(model)
+    if ckpt.decoding is not None:  # loading made its paths absolute: keep shipped files beside
+        ckpt.decoding = replace(
+            ckpt.decoding,
+            **{
+                key: path_beside(Path(getattr(ckpt.decoding, key)), out)
+                for key in ("lm", "lexicon")
+                if getattr(ckpt.decoding, key) is not None
+            },
+        )
+    ckpt.rejection = {**asdict(config), "words": list(config.words)}
+    ckpt.metadata = {**ckpt.metadata, "rejection_dev": asdict(rates)}
+    save_checkpoint(out, ckpt)

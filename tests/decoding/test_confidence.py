@@ -1,0 +1,43 @@
+import math
+
+import torch
+
+from asr.decoding.confidence import NO_PATH_GAP, RejectionConfig, confidence, vocabulary_gap
+
+CONFIG = RejectionConfig(scale=-4.0, bias=2.0, threshold=0.5, words=("one", "two"))
+
+
+def _peaked(ids: list[int], vocab: int = 5) -> torch.Tensor:
+    """(time, vocab) log-probs putting 0.9 on each frame's id."""
+    probs = torch.full((len(ids), vocab), 0.1 / (vocab - 1))
+    probs[torch.arange(len(ids)), torch.tensor(ids)] = 0.9
+    return probs.log()
+
+
+def test_gap_is_zero_when_the_hypothesis_is_the_best_path():
+    log_probs = _peaked([0, 2, 0, 3, 3, 0])
+    assert vocabulary_gap(log_probs, [2, 3]) == 0.0
+
+
+def test_gap_grows_with_what_the_hypothesis_has_to_bend():
+    log_probs = _peaked([0, 2, 0, 3, 0, 4, 0])
+    one_off = vocabulary_gap(log_probs, [2, 3, 1])  # last token unlike what was heard
+    two_off = vocabulary_gap(log_probs, [2, 1, 1])
+    assert 0 < one_off < two_off
+    per_frame = (math.log(0.9) - math.log(0.1 / 4)) / 7
+    assert abs(one_off - per_frame) < 1e-5
+
+
+def test_gap_of_empty_and_impossible_hypotheses():
+    log_probs = _peaked([0, 2, 0])
+    assert vocabulary_gap(log_probs, []) > 0  # the blank path where a token was heard
+    assert vocabulary_gap(_peaked([0, 0, 0]), []) == 0.0
+    assert vocabulary_gap(log_probs, [1, 1, 1]) == NO_PATH_GAP  # repeats need blanks between
+    assert vocabulary_gap(torch.zeros(0, 5), [1]) == NO_PATH_GAP
+
+
+def test_confidence_is_logistic_in_the_gap_and_zero_outside_the_vocabulary():
+    assert confidence(0.5, "one two", CONFIG) == 0.5
+    assert confidence(0.0, "one", CONFIG) > confidence(1.0, "one", CONFIG)
+    assert confidence(0.0, "one three", CONFIG) == 0.0
+    assert confidence(0.0, "", CONFIG) == 0.0

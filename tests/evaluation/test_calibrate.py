@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from asr.errors import AsrError
+from asr.evaluation.calibrate import auroc, fit_logistic, pick_threshold, rejection_rates
+
+
+def test_auroc_known_values():
+    assert auroc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert auroc([0.1, 0.2], [0.9, 0.8]) == 0.0
+    assert auroc([0.5, 0.5], [0.5]) == 0.5
+    assert auroc([0.9, 0.3], [0.5, 0.1]) == 0.75
+
+
+def test_logistic_fit_separates_small_gaps_from_large_ones():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(0, 0.4, 100), rng.uniform(0.6, 2.0, 100)])
+    y = np.array([1.0] * 100 + [0.0] * 100)
+    scale, bias = fit_logistic(x, y)
+    assert scale < 0
+    p = 1 / (1 + np.exp(-(scale * x + bias)))
+    assert (p[:100] > 0.5).all() and (p[100:] < 0.5).all()
+
+
+def test_fit_needs_both_kinds():
+    with pytest.raises(AsrError, match="in-vocabulary and out-of-vocabulary"):
+        fit_logistic(np.array([0.1, 0.2]), np.array([1.0, 1.0]))
+
+
+def test_threshold_rejects_at_most_the_allowed_share():
+    scores = [i / 100 for i in range(100)]
+    threshold = pick_threshold(scores, 0.05)
+    assert sum(s < threshold for s in scores) == 5
+    assert sum(s < pick_threshold(scores, 0.0) for s in scores) == 0
+
+
+def test_rates_count_both_kinds_against_the_threshold():
+    rates = rejection_rates([0.9, 0.8, 0.3, 0.95], [0.1, 0.6, 0.2], threshold=0.5)
+    assert rates.in_vocab_rejected == 0.25 and rates.oov_rejected == pytest.approx(2 / 3)
+    assert (rates.in_vocab, rates.oov) == (4, 3)
+    assert rates.auroc == pytest.approx(11 / 12)
