@@ -13,7 +13,7 @@ import os
 import sys
 
 from asr import __version__
-from asr.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from asr.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE
 from asr.cli.decode import add_calibrate, add_lm, add_tune
 from asr.cli.evaluate import add_compare, add_evaluate
 from asr.cli.export import add_export
@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("asr: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`asr transcribe ... | head -1`): stop quietly, as cat does.
+        # stdout is pointed at devnull so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -59,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="asr",
         description="CNN + BiLSTM + CTC speech recognition: train, transcribe, evaluate.",
-        epilog="Exit codes: 0 ok, 1 bad input or a failed file, 2 usage error, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 bad input or a failed file, 2 usage error, 130 interrupted, "
+        "141 stdout closed.",
     )
     parser.add_argument("--version", action="version", version=f"asr {__version__}")
     common = argparse.ArgumentParser(add_help=False)

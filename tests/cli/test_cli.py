@@ -136,3 +136,15 @@ def test_compare_two_runs(trained, tmp_path, capsys):
                  str(tmp_path / "b" / "results.json")]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "not significant" in out and "matched 40 utterances" in out
+
+
+def test_reader_going_away_is_quiet():
+    """`asr transcribe ... | head -c 100`: the closed pipe ends the run with 141, no traceback."""
+    inputs = [str(ROOT / "data" / "samples")] * 60  # more JSON than a pipe buffer holds
+    command = [sys.executable, "-m", "asr.cli", "transcribe", "-q", "--format", "json", *inputs]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
