@@ -1,9 +1,15 @@
-"""Shared fixtures: real FSDD recordings from ../shared/data, small synthetic waves."""
+"""Shared fixtures: real recordings from tests/data (README.md there), small synthetic waves.
+
+tests/data is a small subset of the corpora kept in ../shared/data, inside the repository so
+that a fresh clone runs every test; the tests that need a full corpus use SHARED_DATA and skip
+without it.
+"""
 
 from __future__ import annotations
 
 import json
 import random
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +17,10 @@ import pytest
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
-SHARED_DATA = ROOT.parent / "shared" / "data"  # read-only corpora beside the checkout
-FSDD = SHARED_DATA / "fsdd"
+TEST_DATA = ROOT / "tests" / "data"  # the real clips in the repository
+SHARED_DATA = ROOT.parent / "shared" / "data"  # full read-only corpora beside a checkout, if any
+FSDD = TEST_DATA / "fsdd"  # 149 FSDD recordings of 5 speakers
+PROMPTS = TEST_DATA / "text" / "prompts.txt"  # the 720 Harvard sentences
 
 
 def pytest_addoption(parser):
@@ -30,8 +38,6 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def fsdd() -> Path:
-    if not (FSDD / "manifest.jsonl").is_file():
-        pytest.skip(f"{FSDD} not present")
     return FSDD
 
 
@@ -43,7 +49,10 @@ def fsdd_sample(fsdd: Path, out: Path, count: int, speakers: set[str], seed: int
     by_digit: dict[str, list[dict]] = {}
     for e in entries:
         by_digit.setdefault(e["text"], []).append(e)
-    chosen = [by_digit[d][i] for i in range(count) for d in sorted(by_digit)][:count]
+    rounds = zip_longest(*(by_digit[d] for d in sorted(by_digit)))  # one of each digit a round
+    chosen = [e for group in rounds for e in group if e is not None][:count]
+    if len(chosen) < count:
+        raise ValueError(f"{fsdd}: {len(chosen)} recordings of {sorted(speakers)}, {count} asked")
     for e in chosen:
         e["audio_filepath"] = str(fsdd / e["audio_filepath"])
     out.write_text("".join(json.dumps(e) + "\n" for e in chosen))

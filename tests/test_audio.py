@@ -3,8 +3,19 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr.audio import audio_blocks, audio_info, load_audio, read_audio, resample, write_audio
+from asr.audio import (
+    audio_blocks,
+    audio_duration,
+    audio_info,
+    load_audio,
+    read_audio,
+    resample,
+    write_audio,
+)
 from asr.errors import AsrError
+from asr.manifest import read_manifest
+
+from conftest import TEST_DATA
 
 
 def test_load_mixes_to_mono_and_keeps_rate(sine_wav):
@@ -28,6 +39,16 @@ def test_fsdd_recording_upsampled(fsdd):
     path = fsdd / "recordings" / "3_theo_7.wav"
     wave = load_audio(path, 16000)
     assert len(wave) == pytest.approx(2 * sf.info(path).frames, abs=2)
+
+
+def test_flac_sentences_read_at_the_model_rate():
+    corpus = TEST_DATA / "speechocean762"
+    for utt in read_manifest(corpus / "manifest.jsonl"):
+        wave = load_audio(utt.audio_filepath, 8000)  # 16 kHz FLAC, downsampled
+        assert wave.dtype == torch.float32 and wave.dim() == 1
+        assert len(wave) / 8000 == pytest.approx(utt.duration, abs=0.01)
+        assert audio_duration(utt.audio_filepath) == pytest.approx(utt.duration, abs=0.01)
+        assert 0.01 < float(wave.abs().max()) <= 1.0
 
 
 def test_resample_identity():

@@ -25,8 +25,6 @@ from asr.manifest import read_manifest
 from conftest import FSDD
 from librispeech_fixture import build_librispeech_fixture
 
-pytestmark = pytest.mark.skipif(not FSDD.is_dir(), reason="shared FSDD data absent")
-
 
 def fsdd_wav(name: str) -> Path:
     return FSDD / "recordings" / f"{name}.wav"

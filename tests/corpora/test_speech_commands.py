@@ -10,6 +10,8 @@ from asr.corpora.speech_commands import import_speech_commands
 from asr.errors import AsrError
 from asr.manifest import read_manifest
 
+from conftest import TEST_DATA
+
 
 def _clip(path: Path, seconds: float = 1.0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,3 +54,15 @@ def test_not_a_corpus_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(AsrError, match="no word folders among"):
         import_speech_commands(tmp_path / "empty", tmp_path / "m.jsonl", {"yes"})
+
+
+def test_real_clips_import_as_their_manifest(tmp_path):
+    corpus = TEST_DATA / "speech_commands"
+    import_speech_commands(corpus / "audio", tmp_path / "m.jsonl", jobs=1, progress=False)
+    imported = read_manifest(tmp_path / "m.jsonl")
+    shipped = read_manifest(corpus / "manifest.jsonl")
+    assert sorted((u.audio_filepath, u.text, u.speaker) for u in imported) == sorted(
+        (u.audio_filepath, u.text, u.speaker) for u in shipped
+    )
+    by_path = {u.audio_filepath: u.duration for u in shipped}
+    assert all(u.duration == pytest.approx(by_path[u.audio_filepath], abs=1e-3) for u in imported)

@@ -19,10 +19,8 @@ from asr.corpora.voices import ESPEAK, FLITE, Voice, list_voices, parse_espeak_l
 from asr.errors import AsrError
 from asr.manifest import read_manifest
 
-from conftest import SHARED_DATA
+from conftest import PROMPTS
 
-PROMPTS = SHARED_DATA / "text" / "prompts.txt"
-needs_prompts = pytest.mark.skipif(not PROMPTS.is_file(), reason="shared prompts absent")
 needs_engines = pytest.mark.skipif(
     shutil.which(ESPEAK) is None or shutil.which(FLITE) is None, reason="espeak-ng/flite absent"
 )
@@ -55,7 +53,6 @@ def toy_voices() -> list[Voice]:
     return espeak + [Voice(FLITE, name) for name in ("kal", "kal16", "slt", "awb")]
 
 
-@needs_prompts
 def test_make_splits_hold_out_voices_and_sentences():
     prompts = load_prompts(PROMPTS)[:60]
     splits = make_splits(prompts, toy_voices(), 2, 2, dev_frac=0.1, test_frac=0.1, seed=3)
@@ -113,7 +110,6 @@ def test_tts_command_scales_rate():
 
 
 @needs_engines
-@needs_prompts
 def test_synthesize_corpus_renders_and_resumes(tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("\n".join(PROMPTS.read_text().splitlines()[:4]) + "\n")

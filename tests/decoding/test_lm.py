@@ -13,10 +13,8 @@ from asr.decoding.lm import (
 )
 from asr.errors import AsrError
 
-from conftest import SHARED_DATA
+from conftest import PROMPTS
 
-DATA = SHARED_DATA
-PROMPTS = DATA / "text" / "prompts.txt"
 TOKENS = ["-", "|", *string.ascii_lowercase, "'"]  # CTC blank, word boundary, letters
 
 Ngram = tuple[str, ...]
@@ -116,7 +114,6 @@ def _histories(entries: dict[Ngram, tuple[float, float]], order: int) -> list[Ng
     return [(), *(g for g in entries if len(g) < order and g[-1] != "</s>")]
 
 
-@pytest.mark.skipif(not PROMPTS.exists(), reason="shared data absent")
 @pytest.mark.parametrize("order", [2, 3])
 def test_every_history_sums_to_one(tmp_path, order):
     # min_count=2 turns rare words into <unk>, so <unk> is seen in contexts as well
@@ -130,7 +127,6 @@ def test_every_history_sums_to_one(tmp_path, order):
         assert total == pytest.approx(1.0, abs=1e-4), history
 
 
-@pytest.mark.skipif(not PROMPTS.exists(), reason="shared data absent")
 def test_header_counts_match_sections(tmp_path):
     arpa = _lm(tmp_path, PROMPTS.read_text(encoding="utf-8").splitlines(), LMConfig(order=3))
     header, entries = _read_arpa(arpa)

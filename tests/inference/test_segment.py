@@ -79,7 +79,7 @@ def test_read_segment_is_the_same_samples_as_loading_the_whole_file(tmp_path):
 def test_minutes_of_speech_lose_and_repeat_no_words_at_seams(fsdd, connected, tmp_path):
     """Three minutes of clips, cut into segments of 2-4 s (about 80 seams), read like the
     clips transcribed one by one."""
-    clips = recordings(fsdd, "george") * 2
+    clips = recordings(fsdd, "george") * 4  # 80 clips, each read about three times
     random.Random(5).shuffle(clips)
     clips = clips[:260]
     path = tmp_path / "long.wav"
