@@ -11,6 +11,7 @@ import os
 import pickle
 import re
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from asr.text import Vocabulary
 
 FORMAT = "asr-checkpoint/1"
 _TEMPORARY = re.compile(r"\..+\.(\d+)\.tmp")  # .NAME.PID.tmp, what save_checkpoint writes first
+REQUIRED = ("model_config", "feature_config", "vocab", "mean", "std", "state_dict")
 
 __all__ = [
     "Checkpoint",
@@ -108,32 +110,88 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
-    """Read a checkpoint without running pickled code; AsrError names the file and problem."""
+    """Read a checkpoint without running pickled code, and check that its weights, configs and
+    vocabulary fit together; AsrError names the file and the problem."""
     path = Path(path)
     if not path.is_file():
         raise AsrError(f"{path}: no such checkpoint file")
+    if path.stat().st_size == 0:
+        raise AsrError(f"{path}: empty file (0 bytes), not a checkpoint")
+    if not zipfile.is_zipfile(path):
+        raise AsrError(f"{path}: not a checkpoint (asr saves torch's zip format; this is not one)")
+    payload = _read_payload(path)
+    missing = [key for key in REQUIRED if key not in payload]
+    if missing:
+        raise AsrError(f"{path}: incomplete checkpoint: no {', '.join(missing)}")
+    try:
+        ckpt = Checkpoint(
+            model_config=config_from_dict(ModelConfig, payload["model_config"]),
+            feature_config=config_from_dict(
+                FeatureConfig, upgrade_features(payload["feature_config"])
+            ),
+            vocab=Vocabulary(tuple(payload["vocab"])),
+            mean=payload["mean"],
+            std=payload["std"],
+            state_dict=payload["state_dict"],
+            metadata=payload.get("metadata", {}),
+            decoding=_resolve_decoding_paths(payload.get("decoding", {}), path.parent),
+            resume=payload.get("resume"),
+        )
+    except (AttributeError, TypeError, ValueError) as err:
+        raise AsrError(f"{path}: malformed checkpoint ({_reason(err)})") from err
+    problem = _mismatch(ckpt)
+    if problem:
+        raise AsrError(f"{path}: inconsistent checkpoint: {problem}")
+    return ckpt
+
+
+def _read_payload(path: Path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = str(err).splitlines()[0][:160]
-        raise AsrError(f"{path}: refused: not a safe asr checkpoint ({reason})") from err
+        raise AsrError(f"{path}: refused: not a safe asr checkpoint ({_reason(err)})") from err
     # Garbage bytes surface from the unpickler as any of these.
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, struct.error) as err:
-        raise AsrError(f"{path}: cannot read checkpoint ({str(err).splitlines()[0]})") from err
+        raise AsrError(f"{path}: cannot read checkpoint ({_reason(err)})") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise AsrError(f"{path}: not an asr checkpoint (expected format {FORMAT})")
-    return Checkpoint(
-        model_config=config_from_dict(ModelConfig, payload["model_config"]),
-        feature_config=config_from_dict(FeatureConfig, upgrade_features(payload["feature_config"])),
-        vocab=Vocabulary(tuple(payload["vocab"])),
-        mean=payload["mean"],
-        std=payload["std"],
-        state_dict=payload["state_dict"],
-        metadata=payload.get("metadata", {}),
-        decoding=_resolve_decoding_paths(payload.get("decoding", {}), path.parent),
-        rejection=payload.get("rejection", {}),
-        resume=payload.get("resume"),
-    )
+    return payload
+
+
+def _mismatch(ckpt: Checkpoint) -> str | None:
+    """What does not fit: vocabulary, statistics or weights against the configs; else None."""
+    config = ckpt.model_config
+    symbols = ckpt.vocab.symbols
+    if not all(isinstance(s, str) for s in symbols) or len(set(symbols)) != len(symbols):
+        return "the vocabulary is not a list of distinct strings"
+    if len(symbols) != config.vocab_size:
+        return f"{len(symbols)} vocabulary symbols, but the model outputs {config.vocab_size}"
+    n_mels = ckpt.feature_config.n_mels
+    for name, stat in (("mean", ckpt.mean), ("std", ckpt.std)):
+        if not isinstance(stat, torch.Tensor) or tuple(stat.shape) != (n_mels,):
+            return f"{name} is not a ({n_mels},) tensor for {n_mels} mel bins"
+    try:
+        with torch.device("meta"):  # shapes only: no memory for the weights
+            expected = CTCModel(config).state_dict()
+    except (TypeError, ValueError, RuntimeError) as err:
+        return f"its model config builds no model ({_reason(err)})"
+    weights = ckpt.state_dict
+    if not isinstance(weights, dict):
+        return "state_dict is not a dict of tensors"
+    missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        return f"weights missing {missing[:3]}, unexpected {unexpected[:3]}"
+    for key, tensor in expected.items():
+        shape = tuple(getattr(weights[key], "shape", ()))
+        if shape != tuple(tensor.shape):
+            return f"{key} has shape {shape}, the model config needs {tuple(tensor.shape)}"
+    return None
+
+
+def _reason(err: Exception) -> str:
+    """First line of an exception's message, or its type when it has none."""
+    text = str(err).strip()
+    return text.splitlines()[0][:160] if text else type(err).__name__
 
 
 def check_room(folder: Path, nbytes: int) -> None:

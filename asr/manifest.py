@@ -90,6 +90,8 @@ def _parse_line(
         return f"malformed JSON: {err.msg}", None
     if not isinstance(entry, dict) or "audio_filepath" not in entry:
         return "no audio_filepath", None
+    if not isinstance(entry["audio_filepath"], str) or not entry["audio_filepath"].strip():
+        return f"bad audio_filepath: {entry['audio_filepath']!r} (a path is needed)", None
     text = entry.get("text")
     if not isinstance(text, str) or not text.strip():
         return "empty text", None

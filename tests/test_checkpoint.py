@@ -1,3 +1,4 @@
+import dataclasses
 import os
 from dataclasses import replace
 
@@ -5,6 +6,7 @@ import pytest
 import torch
 
 from asr.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from asr.cli.main import main
 from asr.decode_config import DecodeConfig
 from asr.errors import AsrError
 from asr.features import FeatureConfig
@@ -100,3 +102,55 @@ def test_not_a_checkpoint(tmp_path):
         load_checkpoint(other)
     with pytest.raises(AsrError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "none.pt")
+
+
+def _save_broken(path, **changes) -> None:
+    """A checkpoint file whose payload has `changes` (None deletes the key)."""
+    save_checkpoint(path, _checkpoint())
+    payload = torch.load(path, weights_only=True)
+    for key, value in changes.items():
+        if value is None:
+            del payload[key]
+        else:
+            payload[key] = value
+    torch.save(payload, path)
+
+
+def _other_weights() -> dict:
+    return CTCModel(dataclasses.replace(CONFIG, lstm_hidden=16)).state_dict()
+
+
+BROKEN = {
+    "zero-byte": (lambda p: p.write_bytes(b""), "empty file"),
+    "text": (lambda p: p.write_text("hello world\n"), "not a checkpoint"),
+    "no weights": (lambda p: _save_broken(p, state_dict=None), "no state_dict"),
+    "no configs": (
+        lambda p: _save_broken(p, model_config=None, vocab=None),
+        "no model_config, vocab",
+    ),
+    "bad config": (lambda p: _save_broken(p, model_config="big"), "malformed checkpoint"),
+    "shapes": (
+        lambda p: _save_broken(p, state_dict=_other_weights()),
+        r"lstm.weight_ih_l0 has shape \(64, 80\)",
+    ),
+    "vocabulary": (lambda p: _save_broken(p, vocab=["<b>", " ", "a"]), "3 vocabulary symbols"),
+    "statistics": (lambda p: _save_broken(p, mean=torch.zeros(80)), r"mean is not a \(40,\)"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_checkpoints_name_file_and_problem(tmp_path, case):
+    write, reason = BROKEN[case]
+    path = tmp_path / "model.pt"
+    write(path)
+    with pytest.raises(AsrError, match=reason) as caught:
+        load_checkpoint(path)
+    assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
+
+
+def test_broken_checkpoint_is_one_line_and_exit_1(tmp_path, sine_wav, capsys):
+    path = tmp_path / "model.pt"
+    _save_broken(path, state_dict=_other_weights())
+    assert main(["transcribe", "-q", "--model", str(path), str(sine_wav)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}: inconsistent checkpoint" in err

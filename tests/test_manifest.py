@@ -26,6 +26,9 @@ def test_bad_lines_are_skipped_with_line_numbers(tmp_path, caplog):
         '{"audio_filepath": "ok.wav", "duration": 1.0, "text": "  "}',
         '{"audio_filepath": "ok.wav", "duration": 1.0, "text": "zebra"}',
         '{"duration": 1.0, "text": "no path"}',
+        '{"audio_filepath": null, "duration": 1.0, "text": "null path"}',
+        '{"audio_filepath": 7, "duration": 1.0, "text": "number path"}',
+        '{"audio_filepath": "", "duration": 1.0, "text": "empty path"}',
     ]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("\n".join(lines) + "\n")
@@ -33,13 +36,14 @@ def test_bad_lines_are_skipped_with_line_numbers(tmp_path, caplog):
         utts = read_manifest(manifest, check_text=lambda t: "bad char z" if "z" in t else None)
     assert [u.text for u in utts] == ["fine"]
     (record,) = caplog.records  # one warning for the whole manifest
-    assert "m.jsonl: kept 1 utterances, skipped 5: " in record.message
+    assert "m.jsonl: kept 1 utterances, skipped 8: " in record.message
     for reason in [
         "1 malformed JSON (line 2; e.g. ",
         "1 missing file (line 3; e.g. ",
         "1 empty text (line 4)",
         "1 bad char z (line 5)",
         "1 no audio_filepath (line 6)",
+        "3 bad audio_filepath (lines 7, 8, 9; e.g. None",
     ]:
         assert reason in record.message
 
