@@ -56,13 +56,23 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def load_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """Read `path`, mix to mono, resample to `sample_rate`.
+def load_audio(
+    path: Path, sample_rate: int = SAMPLE_RATE, min_samples: int = 0, seconds: float | None = None
+) -> torch.Tensor:
+    """Read `path` (only its first `seconds` if given), mix to mono, resample to `sample_rate`.
 
-    Returns a float32 tensor (samples,) in [-1, 1]. Raises AsrError as `read_audio` does.
+    Returns a float32 tensor (samples,) in [-1, 1]. Raises AsrError as `read_audio` does, and
+    for fewer than `min_samples` samples at `sample_rate`.
     """
-    wave, rate = read_audio(path)
-    return resample(wave, rate, sample_rate)
+    stop = None if seconds is None else round(seconds * audio_info(path).sample_rate)
+    wave, rate = read_audio(path, stop=stop)
+    wave = resample(wave, rate, sample_rate)
+    if len(wave) < min_samples:
+        raise AsrError(
+            f"{path}: too short ({len(wave) / sample_rate:.3f} s; at least "
+            f"{min_samples / sample_rate:.3f} s needed)"
+        )
+    return wave
 
 
 def read_audio(
@@ -71,16 +81,12 @@ def read_audio(
     """Frames [start, stop) of `path` at its own rate, and that rate in Hz.
 
     The samples are float32, mixed to mono (samples,), or (samples, channels) with mono=False.
-    Raises AsrError naming the file and the reason for: a missing path, a directory, an empty or
-    header-only file, bytes that are not audio, and NaN/inf samples.
+    Raises AsrError naming the file and the reason for: a missing path, a directory or other
+    non-regular file (a FIFO would block), an empty or header-only file, bytes that are not
+    audio, and NaN/inf samples.
     """
     path = Path(path)
-    if not path.exists():
-        raise AsrError(f"{path}: no such file")
-    if path.is_dir():
-        raise AsrError(f"{path}: is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise AsrError(f"{path}: empty file")
+    _check_regular(path)
     try:
         data, rate = sf.read(path, start=start, stop=stop, dtype="float32", always_2d=True)
     except _SOUNDFILE_ERRORS as err:  # (samples, channels) when it succeeds
@@ -96,6 +102,7 @@ def read_audio(
 def audio_blocks(path: Path, block_frames: int) -> Iterator[torch.Tensor]:
     """The file mixed to mono in consecutive float32 blocks (block_frames,), the last maybe
     shorter, read one at a time so that memory holds one block. Raises AsrError if unreadable."""
+    _check_regular(Path(path))
     try:
         with sf.SoundFile(path) as f:
             for data in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
@@ -106,6 +113,7 @@ def audio_blocks(path: Path, block_frames: int) -> Iterator[torch.Tensor]:
 
 def audio_info(path: Path) -> AudioInfo:
     """Length, rate and channels from the header alone (no decoding); AsrError if unreadable."""
+    _check_regular(Path(path))
     try:
         info = sf.info(path)
     except _SOUNDFILE_ERRORS as err:
@@ -139,6 +147,18 @@ def resample(
     if orig_rate == new_rate:
         return wave
     return AF.resample(wave, orig_rate, new_rate, **(_SHARP_FILTER if sharp else {}))
+
+
+def _check_regular(path: Path) -> None:
+    """A regular, non-empty file; opening a FIFO or a device would wait for a writer."""
+    if not path.exists():
+        raise AsrError(f"{path}: no such file")
+    if path.is_dir():
+        raise AsrError(f"{path}: is a directory, not an audio file")
+    if not path.is_file():
+        raise AsrError(f"{path}: not a regular file (a pipe or device); give an audio file")
+    if path.stat().st_size == 0:
+        raise AsrError(f"{path}: empty file")
 
 
 def _short(err: Exception) -> str:

@@ -69,8 +69,9 @@ class SpeechDataset(Dataset):
 
     def __getitem__(self, index: int) -> Example | None:
         utt = self.utterances[index]
+        rate = self.features.sample_rate
         try:
-            wave = load_audio(utt.audio_filepath, self.features.sample_rate)
+            wave = load_audio(utt.audio_filepath, rate, self.features.min_samples)
         except AsrError as err:
             logger.warning("skipped: %s", err)
             return None

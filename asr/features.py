@@ -58,6 +58,11 @@ class FeatureConfig:
     def n_fft(self) -> int:
         return 1 << (self.win_length - 1).bit_length()  # next power of two >= window
 
+    @property
+    def min_samples(self) -> int:
+        """Fewest samples log_mel takes: one FFT window (its centred frames pad by half one)."""
+        return self.n_fft
+
     def num_frames(self, num_samples: int) -> int:
         """Frames log_mel yields for a signal of num_samples (centred STFT)."""
         return num_samples // self.hop_length + 1

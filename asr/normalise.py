@@ -148,7 +148,7 @@ def _readable_waves(
     that does not is skipped, with a warning if `warn`."""
     for utt in tqdm(utterances, desc=desc, unit="utt", disable=None):
         try:
-            wave = load_audio(utt.audio_filepath, config.sample_rate)
+            wave = load_audio(utt.audio_filepath, config.sample_rate, config.min_samples)
         except AsrError as err:
             (logger.warning if warn else logger.debug)("skipped: %s", err)
             continue

@@ -242,6 +242,8 @@ def _validate(model, loader: DataLoader, vocab: Vocabulary, device: str) -> tupl
     model.eval()
     refs, hyps, total = [], [], 0.0
     for batch in tqdm(loader, desc="validate", unit="batch", disable=None, leave=False):
+        if not batch.indices:
+            continue  # every file of the batch failed to load (each logged)
         log_probs, lengths = model(batch.feats.to(device), batch.lengths)
         total += float(_ctc_loss(log_probs, lengths, batch)) * len(batch.indices)
         hyps += [vocab.decode(ids) for ids in greedy_decode(log_probs.cpu(), lengths.cpu())]

@@ -100,8 +100,12 @@ def test_missing_and_directory(tmp_path):
 def test_info_from_the_header(sine_wav):
     info = audio_info(sine_wav)
     assert (info.frames, info.sample_rate, info.channels, info.duration) == (16000, 16000, 2, 1.0)
-    with pytest.raises(AsrError, match="cannot read audio header"):
+    with pytest.raises(AsrError, match="nope.wav: no such file"):
         audio_info(sine_wav.with_name("nope.wav"))
+    junk = sine_wav.with_name("junk.wav")
+    junk.write_bytes(b"not audio at all")
+    with pytest.raises(AsrError, match="cannot read audio header"):
+        audio_info(junk)
 
 
 def test_read_a_span_mono_or_with_its_channels(sine_wav):

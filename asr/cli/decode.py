@@ -83,10 +83,12 @@ def decoding_overrides(args: argparse.Namespace) -> dict:
     )
 
 
-def emit_transcript(result, fmt: str, out_dir: Path | None, taken: set[Path]) -> None:
-    """Write one transcript to OUT_DIR/STEM.FMT, or print it: txt as `path<TAB>text`, json as
-    one object per line, srt/vtt as the whole file. A rejected file's text is empty in txt, with
-    a note on stderr."""
+def emit_transcript(
+    result, fmt: str, out_dir: Path | None, root: Path | None, taken: set[Path]
+) -> None:
+    """Write one transcript to OUT_DIR/REL/STEM.FMT (REL: its folder below `root`), or print
+    it: txt as `path<TAB>text`, json as one object per line, srt/vtt as the whole file. A
+    rejected file's text is empty in txt, with a note on stderr."""
     from asr.inference.output import format_transcript, output_path
 
     if result.rejected and fmt == "txt":
@@ -97,8 +99,9 @@ def emit_transcript(result, fmt: str, out_dir: Path | None, taken: set[Path]) ->
             flush=True,
         )
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        output_path(out_dir, result.path, fmt, taken).write_text(format_transcript(result, fmt))
+        path = output_path(out_dir, result.path, fmt, root, taken)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(format_transcript(result, fmt))
     elif fmt == "txt":
         print(f"{result.path}\t{'' if result.rejected else result.text}", flush=True)
     else:

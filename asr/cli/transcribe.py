@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from asr.cli.codes import EXIT_FAILED, EXIT_OK
+from asr.cli.codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from asr.cli.decode import add_decoder_options, add_precision
 from asr.cli.options import add_model, add_output_dir
 
@@ -22,9 +22,11 @@ def add_transcribe(sub, common) -> None:
         parents=[common],
         help="transcribe audio files, folders or manifests",
         description="Print `path<TAB>text` per file on stdout (--format json: one JSON object "
-        "per file per line, with timed words), or write OUT_DIR/NAME.FORMAT with --output-dir; "
-        "failures go to stderr as `path: reason`, the other files still being transcribed; exit "
-        "1 if any failed. Recordings of any length: long ones are cut at pauses.",
+        "per file per line, with timed words), or write OUT_DIR/NAME.FORMAT with --output-dir "
+        "(inputs of several folders keep their folders below the one they share); failures go "
+        "to stderr as `path: reason`, the other files still being transcribed; exit 1 if any "
+        "failed or a folder holds no audio, 2 if --output-dir is a file. Recordings of any "
+        "length: long ones are cut at pauses.",
     )
     p.add_argument(
         "inputs", nargs="+", type=Path, help="audio files, folders (recursive), .jsonl manifests"
@@ -50,39 +52,56 @@ def _run_transcribe(args) -> int:
     from tqdm import tqdm
 
     from asr.cli.decode import decoding_overrides, emit_transcript
+    from asr.inference.output import common_folder
     from asr.inference.recognizer import Recognizer
     from asr.inference.shipped import resolve_model
 
+    out_dir = args.output_dir
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        print(f"asr transcribe: --output-dir {out_dir}: is a file, not a folder", file=sys.stderr)
+        return EXIT_USAGE
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)
     recognizer = Recognizer.load(model_path, precision=args.precision, **decoding_overrides(args))
-    inputs = list(_expand_inputs(args.inputs))
+    inputs, problems = _expand_inputs(args.inputs)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    paths = [utt.audio_filepath for utt in inputs]
+    root = common_folder(paths) if paths and out_dir is not None else None
     if args.one_speaker:
         inputs = [replace(utt, speaker="--one-speaker") for utt in inputs]
     results = recognizer.transcribe(inputs, args.batch_seconds, words=args.format != "txt")
-    failed, taken = 0, set()
+    failed, taken = len(problems), set()
     for result in tqdm(results, total=len(inputs), desc="transcribe", unit="file", disable=None):
         if result.error:
             failed += 1
             print(result.error, file=sys.stderr, flush=True)
         else:
-            emit_transcript(result, args.format, args.output_dir, taken)
+            emit_transcript(result, args.format, out_dir, root, taken)
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _expand_inputs(inputs: list[Path]):
-    """Utterances to transcribe: files as given; folders expanded to their audio files, sorted,
-    recursively; .jsonl manifests to their entries (keeping their speakers). Only the path and
-    the speaker are used."""
+def _expand_inputs(inputs: list[Path]) -> tuple[list, list[str]]:
+    """(utterances to transcribe, one line per input that gave none). Files as given; folders
+    expanded to their audio files, sorted, recursively; .jsonl manifests to their entries
+    (keeping their speakers). Only the path and the speaker are used."""
     from asr.manifest import Utterance, read_manifest
 
+    utterances, problems = [], []
     for path in inputs:
         if path.suffix == ".jsonl" and path.is_file():
-            yield from read_manifest(path, check_files=False)
+            entries = read_manifest(path, check_files=False)
+            if not entries:
+                problems.append(f"{path}: no usable entries in manifest")
+            utterances += entries
         elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+            )
             if not found:
-                print(f"{path}: no audio files in folder", file=sys.stderr)
-            yield from (Utterance(p, 0.0, "") for p in found)
+                kinds = ", ".join(sorted(AUDIO_SUFFIXES))
+                problems.append(f"{path}: a folder with no audio files ({kinds})")
+            utterances += [Utterance(p, 0.0, "") for p in found]
         else:
-            yield Utterance(path, 0.0, "")
+            utterances.append(Utterance(path, 0.0, ""))
+    return utterances, problems

@@ -8,6 +8,7 @@ flashlight's word boundary token "|", which ends every lexicon spelling.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import logging
 import os
@@ -65,6 +66,26 @@ class GreedyDecoder:
         return hyps
 
 
+KENLM_MAGIC = b"mmap lm http://kheafield.com/code"  # how every KenLM binary file begins
+LEXICON_HINT = "a lexicon is text, `word<TAB>s p e l l i n g |` a line, as asr lm --lexicon writes"
+
+
+def _check_lexicon_text(path: Path) -> None:
+    """Refuse a language model, or any binary file, given in place of a lexicon."""
+    with path.open("rb") as f:
+        head = f.read(4096)
+    if head.startswith(KENLM_MAGIC):
+        raise AsrError(f"{path}: a KenLM binary language model, not a lexicon: give it as --lm")
+    if head.lstrip().startswith(b"\\data\\"):
+        raise AsrError(f"{path}: an ARPA language model, not a lexicon: give it as --lm")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head)  # a split last character is fine
+    except UnicodeDecodeError:
+        raise AsrError(f"{path}: binary data, not a lexicon ({LEXICON_HINT})") from None
+    if b"\0" in head:
+        raise AsrError(f"{path}: binary data, not a lexicon ({LEXICON_HINT})")
+
+
 class BeamDecoder:
     """flashlight beam search over CPU log-probs, built once per configuration."""
 
@@ -74,6 +95,8 @@ class BeamDecoder:
         for path in (config.lexicon, config.lm):
             if path is not None and not Path(path).is_file():
                 raise AsrError(f"{path}: no such file")
+        if config.lexicon is not None:
+            _check_lexicon_text(Path(config.lexicon))
         if SPACE not in vocab.symbols:
             raise AsrError("beam search needs a vocabulary with a space symbol")
         self.vocab = vocab
@@ -100,8 +123,9 @@ class BeamDecoder:
         except ValueError as err:  # a lexicon spelling with a symbol the model lacks
             hint = "; asr lm --model M writes a lexicon the model can spell"
             raise AsrError(f"{config.lexicon}: cannot load lexicon ({err}{hint})") from err
-        except RuntimeError as err:  # KenLM refusing the file
-            raise AsrError(f"{config.lm or config.lexicon}: cannot load ({err})") from err
+        except RuntimeError as err:  # KenLM refusing the file, or flashlight a lexicon line
+            culprit = config.lexicon if "loadWords" in str(err) else config.lm or config.lexicon
+            raise AsrError(f"{culprit}: cannot load ({err})") from err
 
     def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[list[Hypothesis]]:
         emissions = log_probs.detach().float().cpu().contiguous()  # (batch, time, vocab)

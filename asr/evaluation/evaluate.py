@@ -26,6 +26,10 @@ from asr.text import normalize_text
 
 logger = logging.getLogger(__name__)
 
+# Posteriorgrams show the start of an utterance: a plot wider than this cannot be read, and
+# reading only this much keeps a long recording's plot from loading the whole file.
+POSTERIORGRAM_SECONDS = 10.0
+
 __all__ = ["evaluate"]
 
 
@@ -121,13 +125,17 @@ def _rejection(
 def _worst_posteriorgrams(
     recognizer: Recognizer, rows: list[dict], count: int, normaliser: Normaliser
 ) -> list[Posteriorgram]:
-    """CTC outputs of the `count` worst readable utterances, recomputed one by one (cheap)."""
+    """CTC outputs of the first POSTERIORGRAM_SECONDS of the `count` worst readable utterances,
+    recomputed one by one (cheap)."""
     readable = [r for r in rows if "error" not in r]
     worst = worst_first(score_utterances(readable))[:count]
     posteriors = []
     for i in worst:
         path = Path(readable[i]["audio_filepath"])
-        wave = load_audio(path, recognizer.features.sample_rate)
+        features = recognizer.features
+        wave = load_audio(
+            path, features.sample_rate, features.min_samples, seconds=POSTERIORGRAM_SECONDS
+        )
         speakers = [readable[i]["speaker"]]
         log_probs, lengths = recognizer.log_probs([wave], speakers, normaliser)
         posteriors.append(

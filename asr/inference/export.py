@@ -134,12 +134,18 @@ class OnnxModel:
 
 def load_onnx(path: Path, threads: int | None = None) -> tuple[Checkpoint, OnnxModel]:
     """The checkpoint (without weights) stored in an exported file, and its runtime model."""
-    import onnx
-    from google.protobuf.message import DecodeError
-
     path = Path(path)
     if not path.is_file():
         raise AsrError(f"{path}: no such ONNX file")
+    try:  # optional dependencies (the `bench` extra): name them rather than a traceback
+        import onnx
+        import onnxruntime  # noqa: F401  (OnnxModel runs it)
+        from google.protobuf.message import DecodeError
+    except ImportError as err:
+        raise AsrError(
+            f"{path}: an .onnx model needs {err.name or 'onnx'}, which is not installed "
+            "(pip install onnx onnxruntime; or give a .pt checkpoint)"
+        ) from err
     try:
         graph = onnx.load(str(path), load_external_data=False)
     except (DecodeError, OSError, ValueError) as err:

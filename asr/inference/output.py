@@ -8,6 +8,8 @@ to read, as subtitle guidelines advise (about 42 characters a line, a few second
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +17,14 @@ from pathlib import Path
 from asr.decoding.align import WordTiming
 from asr.inference.recognizer import Transcript
 
+logger = logging.getLogger(__name__)
+
 FORMATS = ("txt", "json", "srt", "vtt")
 
 __all__ = [
     "FORMATS",
     "CueConfig",
+    "common_folder",
     "format_transcript",
     "group_cues",
     "output_path",
@@ -104,13 +109,23 @@ def format_transcript(t: Transcript, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
 
 
-def output_path(out_dir: Path, audio: Path, fmt: str, taken: set[Path]) -> Path:
-    """OUT_DIR/STEM.FMT, or STEM-2.FMT and on when inputs from several folders share a stem."""
-    path = Path(out_dir) / f"{audio.stem}.{fmt}"
+def common_folder(audio: Sequence[Path]) -> Path:
+    """The deepest folder holding every one of these files (absolute; not resolving links)."""
+    return Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in audio]))
+
+
+def output_path(out_dir: Path, audio: Path, fmt: str, root: Path, taken: set[Path]) -> Path:
+    """OUT_DIR/REL/STEM.FMT, where REL/ is the audio's folder below `root` (common_folder of all
+    inputs), so inputs of several folders keep them apart. Two inputs of one folder and stem
+    (x.wav, x.flac) get STEM-2.FMT and on, which is logged."""
+    rel = Path(os.path.abspath(audio)).relative_to(root)
+    path = Path(out_dir) / rel.with_suffix(f".{fmt}")
     n = 2
     while path in taken:
-        path = Path(out_dir) / f"{audio.stem}-{n}.{fmt}"
+        path = Path(out_dir) / rel.with_name(f"{rel.stem}-{n}.{fmt}")
         n += 1
+    if n > 2:
+        logger.warning("%s: another input already writes its name; writing %s", audio, path)
     taken.add(path)
     return path
 

@@ -192,13 +192,14 @@ class Recognizer:
     ) -> list[Transcript]:
         results = [Transcript(Path(u.audio_filepath)) for u in utterances]
         waves: dict[int, Tensor] = {}
+        rate = self.features.sample_rate
         for i, result in enumerate(results):
             try:
                 if self._is_long(result.path):
                     self._transcribe_long(result, batch_seconds, utterances[i].speaker, normaliser)
                     continue
-                waves[i] = load_audio(result.path, self.features.sample_rate)
-                result.duration = len(waves[i]) / self.features.sample_rate
+                waves[i] = load_audio(result.path, rate, self.features.min_samples)
+                result.duration = len(waves[i]) / rate
             except AsrError as err:
                 result.error = str(err)
         loaded = list(waves)

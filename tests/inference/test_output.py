@@ -7,7 +7,14 @@ import pytest
 from asr.cli import main
 from asr.decoding.align import WordTiming
 from asr.decoding.beam import Hypothesis
-from asr.inference.output import CueConfig, format_transcript, group_cues, output_path, to_json
+from asr.inference.output import (
+    CueConfig,
+    common_folder,
+    format_transcript,
+    group_cues,
+    output_path,
+    to_json,
+)
 from asr.inference.recognizer import Transcript
 
 from digit_model import concatenate, connected_model, recordings
@@ -83,11 +90,18 @@ def test_json_carries_words_times_confidence_and_nbest(transcript):
     assert to_json(Transcript(Path("x.wav")))["words"] == []
 
 
-def test_output_paths_never_collide(tmp_path):
+def test_output_paths_mirror_folders_and_never_collide(tmp_path, caplog):
+    inputs = [tmp_path / "in" / "a" / "x.wav", tmp_path / "in" / "b" / "x.flac"]
+    inputs.append(tmp_path / "in" / "b" / "x.wav")
+    root = common_folder(inputs)
+    assert root == tmp_path / "in"
     taken: set[Path] = set()
-    first = output_path(tmp_path, Path("a/x.wav"), "srt", taken)
-    second = output_path(tmp_path, Path("b/x.flac"), "srt", taken)
-    assert first == tmp_path / "x.srt" and second == tmp_path / "x-2.srt"
+    out = tmp_path / "out"
+    paths = [output_path(out, p, "srt", root, taken) for p in inputs]
+    assert paths == [out / "a" / "x.srt", out / "b" / "x.srt", out / "b" / "x-2.srt"]
+    assert "x.wav: another input already writes its name; writing" in caplog.text
+    alone = tmp_path / "in" / "a" / "y.wav"
+    assert output_path(out, alone, "txt", common_folder([alone]), set()) == out / "y.txt"
 
 
 @pytest.fixture(scope="session")
