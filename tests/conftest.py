@@ -19,7 +19,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 TEST_DATA = ROOT / "tests" / "data"  # the real clips in the repository
 SHARED_DATA = ROOT.parent / "shared" / "data"  # full read-only corpora beside a checkout, if any
-FSDD = TEST_DATA / "fsdd"  # 149 FSDD recordings of 5 speakers
+FSDD = TEST_DATA / "fsdd"  # 162 FSDD recordings of 5 speakers
 PROMPTS = TEST_DATA / "text" / "prompts.txt"  # the 720 Harvard sentences
 
 
@@ -104,12 +104,19 @@ def tiny_config(tmp_path_factory) -> Path:
 def trained(fsdd, tiny_config, tmp_path_factory) -> tuple[Path, Path]:
     """A tiny model trained on 40 real recordings of one speaker: (checkpoint dir, manifest).
 
+    The recordings are listed in tests/data/fsdd/tiny_train.jsonl; george's other clips there
+    are unheard by it.
+
     Shared by the end-to-end and CLI tests so the suite trains it once (about a minute).
     """
     from asr.train import configs_from_toml, train
 
     root = tmp_path_factory.mktemp("trained")
-    manifest = fsdd_sample(fsdd, root / "train.jsonl", 40, {"george"})
+    manifest = root / "train.jsonl"
+    entries = [json.loads(line) for line in (fsdd / "tiny_train.jsonl").read_text().splitlines()]
+    for e in entries:
+        e["audio_filepath"] = str(fsdd / e["audio_filepath"])
+    manifest.write_text("".join(json.dumps(e) + "\n" for e in entries))
     train_config, model_config, features = configs_from_toml(
         tiny_config, train_manifest=manifest, dev_manifest=manifest, out_dir=root / "exp"
     )
