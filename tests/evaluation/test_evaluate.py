@@ -7,7 +7,8 @@ import pytest
 import soundfile as sf
 
 from asr.evaluation.evaluate import POSTERIORGRAM_SECONDS, _worst_posteriorgrams
-from asr.inference.recognizer import DEFAULT_MODEL, Recognizer
+from asr.inference.recognizer import Recognizer
+from asr.inference.shipped import DEFAULT_MODEL
 from asr.manifest import Utterance
 
 from conftest import FSDD
