@@ -100,8 +100,12 @@ def _filters(config: FeatureConfig) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.hann_window(config.win_length), fbank
 
 
-def log_mel(wave: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
-    """wave (..., samples) -> natural-log mel power (..., time, n_mels)."""
+def log_mel(wave: torch.Tensor, config: FeatureConfig, center: bool = True) -> torch.Tensor:
+    """wave (..., samples) -> natural-log mel power (..., time, n_mels).
+
+    center: frame t is centred on sample t * hop of the signal reflect-padded by n_fft // 2
+    (what every model sees); False starts it at sample t * hop, unpadded (a stream's inner
+    frames, asr.inference.stream)."""
     window, fbank = _filters(config)
     spec = torch.stft(
         wave,
@@ -109,7 +113,7 @@ def log_mel(wave: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
         hop_length=config.hop_length,
         win_length=config.win_length,
         window=window.to(wave.device),
-        center=True,
+        center=center,
         pad_mode="reflect",
         return_complex=True,
     )  # (..., freq, time)

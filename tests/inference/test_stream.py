@@ -1,0 +1,155 @@
+"""Streaming: chunked features and log-probs equal the offline ones; endpointing; events."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from asr.audio import load_audio
+from asr.checkpoint import Checkpoint
+from asr.errors import AsrError
+from asr.features import FeatureConfig, log_mel
+from asr.inference.recognizer import Recognizer
+from asr.inference.stream import FeatureStream, Stream, StreamConfig, utterance_end
+from asr.inference.stream_model import ModelStream
+from asr.model import CTCModel, ModelConfig
+from asr.text import Vocabulary
+from tests.conftest import ROOT
+
+FEATURES = FeatureConfig(sample_rate=8000, n_mels=40)
+VOCAB = Vocabulary(("<b>", " ", "a", "b", "c"))
+UNI = ModelConfig(
+    n_mels=40, vocab_size=5, conv_channels=(4, 4), conv_kernels=((5, 11), (5, 11)),
+    lstm_hidden=16, lstm_layers=2, dropout=0.0, bidirectional=False,
+)  # fmt: skip
+SPEECH = ROOT / "data" / "samples" / "synth_espeak_en-gb_m7_two-zero-six-nine-six-eight.wav"
+CELLS = [("lstm", 0), ("gru", 0), ("rnn", 0), ("gru", 2), ("lstm", 1)]
+
+
+def random_recognizer(config: ModelConfig, head_scale: float = 1.0, **kw) -> Recognizer:
+    """A random model of `config`; `head_scale` 10 (with the seed and SPEECH) makes its best
+    path follow the audio: mostly blank, with characters between, so that endpoints occur."""
+    torch.manual_seed(0)
+    model = CTCModel(config).eval()
+    for layer in model.frontend.layers:  # batch norm statistics as a trained model has them
+        layer[1].running_mean.uniform_(-1, 1)
+        layer[1].running_var.uniform_(0.5, 2.0)
+    with torch.no_grad():
+        model.head.weight *= head_scale
+    ckpt = Checkpoint(
+        config, replace(FEATURES, **kw), VOCAB, torch.full((40,), -8.0), torch.full((40,), 3.0),
+        model.state_dict(),
+    )  # fmt: skip
+    return Recognizer(ckpt)
+
+
+def _chunks(wave: torch.Tensor, seed: int, most: int):
+    """wave cut into random-sized chunks, empty ones included."""
+    g, i = torch.Generator().manual_seed(seed), 0
+    while i < len(wave):
+        n = int(torch.randint(0, most, (1,), generator=g))
+        yield wave[i : i + n]
+        i += n
+
+
+@pytest.mark.parametrize("samples", [8000, 7999, 300, 130])
+def test_feature_stream_equals_log_mel_of_the_whole(samples):
+    wave = torch.randn(samples, generator=torch.Generator().manual_seed(samples))
+    stream = FeatureStream(FEATURES)
+    frames = [stream.feed(chunk) for chunk in _chunks(wave, samples, 700)] + [stream.finish()]
+    torch.testing.assert_close(torch.cat(frames), log_mel(wave, FEATURES), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell,lookahead", CELLS)
+def test_streamed_log_probs_equal_the_offline_forward(cell, lookahead):
+    """Features, normalisation and model state carried across random chunks: the log-probs of
+    each cell type equal `Recognizer.log_probs` of the whole file (its fp32 inference model)."""
+    recognizer = random_recognizer(replace(UNI, cell=cell, lookahead=lookahead))
+    wave = load_audio(SPEECH, 8000)
+    offline, lengths = recognizer.log_probs([wave])
+    features, model = FeatureStream(FEATURES), ModelStream(recognizer.model)
+    out = []
+    for chunk in _chunks(wave, 1, 1200):
+        out.append(model.feed(recognizer.normaliser(features.feed(chunk))))
+    out.append(model.feed(recognizer.normaliser(features.finish()), final=True))
+    streamed = torch.cat(out)
+    assert len(streamed) == int(lengths[0])
+    torch.testing.assert_close(streamed, offline[0], atol=1e-4, rtol=1e-4)
+
+
+def test_state_stays_the_same_size_however_long_the_stream():
+    recognizer = random_recognizer(replace(UNI, cell="gru", lookahead=2))
+    features, model = FeatureStream(FEATURES), ModelStream(recognizer.model)
+    sizes = []
+    for step in range(300):  # 30 s of audio, 0.1 s at a time
+        chunk = torch.randn(800, generator=torch.Generator().manual_seed(step))
+        model.feed(recognizer.normaliser(features.feed(chunk)))
+        held = [len(features.buffer)] + [t.shape[2] for t in model.conv_inputs]
+        sizes.append(held + [model.pending.shape[1]])
+    assert sizes[10] == sizes[-1]
+
+
+def test_bidirectional_or_utterance_mean_models_are_refused():
+    with pytest.raises(AsrError, match="bidirectional model .* cannot stream"):
+        Stream(random_recognizer(replace(UNI, bidirectional=True)))
+    with pytest.raises(AsrError, match="utterance mean"):
+        Stream(random_recognizer(UNI, normalisation="utterance"))
+
+
+def test_utterance_end_waits_for_enough_silence_after_a_character():
+    silent = (0, 1)
+    ids = torch.tensor
+    assert utterance_end(ids([0, 0, 0, 0, 0]), silent, 3, 100) is None  # silence alone
+    assert utterance_end(ids([0, 2, 0, 1]), silent, 3, 100) is None  # pause too short
+    assert utterance_end(ids([0, 2, 0, 1, 0]), silent, 3, 100) == 5  # space counts as silence
+    assert utterance_end(ids([2, 3, 4, 2]), silent, 3, 4) == 4  # forced at max_frames
+
+
+def _stream(recognizer: Recognizer, wave: torch.Tensor, config: StreamConfig, chunk: int = 800):
+    stream = Stream(recognizer, config)
+    events = []
+    for i in range(0, len(wave), chunk):
+        events += stream.feed(wave[i : i + chunk])
+    return events + stream.finish()
+
+
+def test_finals_at_pauses_spell_what_offline_greedy_decoding_spells():
+    """Finals cut only where the best path is silent, so together they hold the offline best
+    path's characters (a cut may add a word break), and their words are timed in order."""
+    recognizer = random_recognizer(replace(UNI, cell="gru", lookahead=1), head_scale=10.0)
+    wave = load_audio(SPEECH, 8000)
+    events = _stream(recognizer, wave, StreamConfig(endpoint_seconds=0.1))
+    finals = [e for e in events if e.type == "final"]
+    offline = recognizer.decode(*recognizer.log_probs([wave]))[0]
+    assert len(finals) > 1 and "".join(e.text for e in finals).replace(" ", "") == offline.replace(
+        " ", ""
+    )
+    times = [t for e in finals for w in e.words for t in (w.start, w.end)]
+    assert times == sorted(times) and times[-1] <= len(wave) / 8000 + 0.05
+    assert [e.audio_end for e in events] == sorted(e.audio_end for e in events)
+
+
+def test_partials_come_at_least_every_half_second_inside_an_utterance():
+    recognizer = random_recognizer(replace(UNI, cell="gru", lookahead=1), head_scale=10.0)
+    wave = load_audio(SPEECH, 8000)
+    events = _stream(recognizer, wave, StreamConfig(endpoint_seconds=100.0), chunk=400)
+    partials = [e.audio_end for e in events if e.type == "partial"]
+    assert partials and partials[0] < 0.5
+    assert max(b - a for a, b in zip(partials, partials[1:], strict=False)) <= 0.5 + 0.05
+    assert [e.type for e in events][-1] == "final"
+
+
+def test_event_json_lines_carry_the_protocol_fields():
+    recognizer = random_recognizer(replace(UNI, cell="gru", lookahead=1), head_scale=10.0)
+    events = _stream(recognizer, load_audio(SPEECH, 8000), StreamConfig(endpoint_seconds=0.1))
+    for event in events:
+        line = event.to_dict()
+        assert set(line) == {"type", "text", "audio_end", "words"} and line["text"]
+        assert line["type"] in ("partial", "final")
+        if line["type"] == "final":
+            assert line["words"] and " ".join(w["word"] for w in line["words"]) == line["text"]
+            for word in line["words"]:
+                assert set(word) == {"word", "start", "end", "confidence"}
+                assert word["start"] <= word["end"] and 0 <= word["confidence"] <= 1
+        else:
+            assert line["words"] == []
