@@ -1,14 +1,20 @@
+import io
+
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
 from asr.audio import (
+    StreamResampler,
     audio_blocks,
     audio_duration,
     audio_info,
     load_audio,
     read_audio,
+    read_blocks,
+    read_pcm,
+    read_wav_stream,
     resample,
     write_audio,
 )
@@ -129,3 +135,29 @@ def test_write_is_16_bit_and_clips_instead_of_wrapping(tmp_path):
     assert load_audio(path, 8000).tolist() == pytest.approx([0.5, 1.0, -1.0, 0.25], abs=1e-4)
     with pytest.raises(AsrError, match="cannot write audio"):
         write_audio(tmp_path / "no" / "such" / "folder.wav", np.zeros(10), 8000)
+
+
+@pytest.mark.parametrize("rates", [(16000, 8000), (44100, 8000), (8000, 16000), (8000, 8000)])
+def test_stream_resampler_equals_resampling_the_whole(rates):
+    wave = torch.randn(12345, generator=torch.Generator().manual_seed(0))
+    resampler, out, i = StreamResampler(*rates), [], 0
+    for size in [0, 1, 700, 2999, 13, 441, 5000, 10000]:
+        out.append(resampler.feed(wave[i : i + size]))
+        i += size
+    out.append(resampler.feed(torch.zeros(0), final=True))
+    torch.testing.assert_close(torch.cat(out), resample(wave, *rates), atol=1e-5, rtol=1e-5)
+
+
+def test_wav_and_raw_pcm_streams_read_as_the_file(tmp_path):
+    wave = (np.random.default_rng(0).normal(0, 3000, (8000, 2))).astype(np.int16)
+    sf.write(tmp_path / "a.wav", wave, 16000, subtype="PCM_16")
+    whole = load_audio(tmp_path / "a.wav", 8000)
+    wav_bytes = io.BytesIO((tmp_path / "a.wav").read_bytes())
+    from_wav = torch.cat(list(read_wav_stream(wav_bytes, 8000, 0.1)))
+    raw = io.BytesIO(wave.astype("<i2").tobytes())
+    from_pcm = torch.cat(list(read_pcm(raw, 16000, 8000, 0.03, channels=2)))
+    from_file = torch.cat(list(read_blocks(tmp_path / "a.wav", 8000, 0.1)))
+    for streamed in (from_wav, from_pcm, from_file):
+        torch.testing.assert_close(streamed, whole, atol=1e-5, rtol=1e-4)
+    with pytest.raises(AsrError, match="not a WAV stream"):
+        list(read_wav_stream(io.BytesIO(b"x" * 100), 8000, 0.1))

@@ -19,6 +19,7 @@ from asr.cli.evaluate import add_compare, add_evaluate
 from asr.cli.export import add_export
 from asr.cli.options import CommandParser
 from asr.cli.prepare import add_prepare
+from asr.cli.stream import add_stream
 from asr.cli.train import add_train
 from asr.cli.transcribe import add_transcribe
 from asr.errors import AsrError, UsageError
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_train(sub, compute)
     add_transcribe(sub, compute)
+    add_stream(sub, compute)
     add_evaluate(sub, compute)
     add_prepare(sub, common)
     add_compare(sub, common)
