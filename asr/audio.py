@@ -215,6 +215,8 @@ class StreamResampler:
 
 def read_blocks(path: Path, sample_rate: int, block_seconds: float) -> Iterator[torch.Tensor]:
     """A file as mono float32 blocks (samples,) at `sample_rate`, read one at a time."""
+    if not Path(path).is_file():
+        raise AsrError(f"{path}: no such file")
     rate = audio_info(path).sample_rate
     resampler = StreamResampler(rate, sample_rate)
     for block in audio_blocks(path, max(1, round(block_seconds * rate))):

@@ -127,6 +127,7 @@ class Stream:
     """One audio stream through a loaded uni-directional model: `feed` chunks, then `finish`."""
 
     def __init__(self, recognizer: Recognizer, config: StreamConfig | None = None):
+        self.model = ModelStream(recognizer.model)  # refuses a bidirectional model first
         if recognizer.normaliser.mode != "global":
             raise AsrError(
                 f"the model normalises by the {recognizer.normaliser.mode} mean, which a stream "
@@ -135,7 +136,6 @@ class Stream:
         self.recognizer = recognizer
         self.config = config or StreamConfig()
         self.features = FeatureStream(recognizer.features)
-        self.model = ModelStream(recognizer.model)
         self.samples = 0  # consumed so far
         self.log_probs = torch.zeros(0, len(recognizer.vocab))  # (time', vocab) this utterance
         self.start = 0  # output frame where this utterance's log-probs begin

@@ -91,7 +91,7 @@ def test_state_stays_the_same_size_however_long_the_stream():
 
 def test_bidirectional_or_utterance_mean_models_are_refused():
     with pytest.raises(AsrError, match="bidirectional model .* cannot stream"):
-        Stream(random_recognizer(replace(UNI, bidirectional=True)))
+        Stream(random_recognizer(replace(UNI, bidirectional=True), normalisation="utterance"))
     with pytest.raises(AsrError, match="utterance mean"):
         Stream(random_recognizer(UNI, normalisation="utterance"))
 
