@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
+from asr.cli.options import add_model
 
 logger = logging.getLogger("asr")
 
@@ -28,8 +29,12 @@ def add_stream(sub, common) -> None:
         "16000`). Needs a uni-directional model with global normalisation; others are refused.",
     )
     p.add_argument("input", help="audio file, or - for stdin")
-    p.add_argument("--model", type=Path, help="checkpoint (default: the model shipped with asr)")
-    p.add_argument("--rate", type=int, help="stdin is raw 16-bit PCM at this rate (Hz)")
+    add_model(p)
+    p.add_argument(
+        "--rate",
+        type=int,
+        help="stdin is raw 16-bit PCM at this rate, Hz (default: stdin is a WAV)",
+    )
     p.add_argument("--format", choices=("json", "txt"), default="json", help="txt: finals only")
     p.add_argument("--realtime", action="store_true", help="pace a file at real time (demos)")
     p.add_argument(
@@ -41,7 +46,8 @@ def add_stream(sub, common) -> None:
 
 def _run_stream(args) -> int:
     from asr.errors import AsrError
-    from asr.inference.recognizer import Recognizer, resolve_model
+    from asr.inference.recognizer import Recognizer
+    from asr.inference.shipped import resolve_model
     from asr.inference.stream import Stream, StreamConfig
 
     if args.rate is not None and args.input != "-":
