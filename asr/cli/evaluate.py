@@ -30,7 +30,9 @@ def add_evaluate(sub, common) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for confidence intervals")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument(
-        "--oov", type=Path, help="speech outside the vocabulary: its rejections and the AUROC"
+        "--oov",
+        type=Path,
+        help="speech outside the vocabulary: its rejections and the AUROC (default: none)",
     )
     add_precision(p)
     add_decoder_options(p)

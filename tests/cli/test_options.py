@@ -99,7 +99,7 @@ def test_threads_only_where_torch_does_the_work():
         for argv, sub in _commands(_parser())
         if any("--threads" in a.option_strings for a in sub._actions)
     }
-    assert with_threads == {"train", "transcribe", "stream", "evaluate", "tune"}
+    assert with_threads == {"train", "transcribe", "stream", "evaluate", "tune", "calibrate"}
 
 
 def test_train_help_defaults_are_train_configs():
