@@ -18,7 +18,8 @@ from pathlib import Path
 from asr.checkpoint import load_checkpoint
 from asr.decode_config import DecodeConfig
 from asr.decoding.beam import build_decoder
-from asr.decoding.lm import LMConfig, build_arpa, read_words, write_lexicon
+from asr.decoding.lexicon import write_lexicon
+from asr.decoding.lm import LMConfig, build_arpa, read_words
 from asr.evaluation.tune import corpus_rates, decode_texts, dev_log_probs
 from asr.inference.recognizer import Recognizer
 from asr.manifest import read_manifest

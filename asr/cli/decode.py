@@ -133,7 +133,8 @@ def add_lm(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _run_lm(args) -> int:
-    from asr.decoding.lm import LMConfig, build_arpa, read_words, write_lexicon
+    from asr.decoding.lexicon import write_lexicon
+    from asr.decoding.lm import LMConfig, build_arpa, read_words
 
     stats = build_arpa(args.text, args.arpa, LMConfig(order=args.order, min_count=args.min_count))
     print(
@@ -240,7 +241,7 @@ def add_calibrate(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _run_calibrate(args) -> int:
-    from asr.decoding.lm import read_lexicon_words
+    from asr.decoding.lexicon import read_lexicon_words
     from asr.evaluation.calibrate import calibrate, save_calibrated
     from asr.inference.recognizer import Recognizer
     from asr.manifest import read_manifest

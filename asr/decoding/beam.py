@@ -23,7 +23,8 @@ from torch import Tensor
 
 from asr.decode_config import DecodeConfig
 from asr.decoding.greedy import greedy_decode
-from asr.decoding.lm import UNK, WORD_BOUNDARY
+from asr.decoding.lexicon import WORD_BOUNDARY
+from asr.decoding.lm import UNK
 from asr.errors import AsrError
 from asr.text import SPACE, Vocabulary
 

@@ -1,4 +1,4 @@
-"""Word n-gram language models for CTC beam search: ARPA estimation and flashlight lexicons.
+"""Word n-gram language models for CTC beam search: ARPA estimation (lexicons: lexicon.py).
 
 Interpolated modified Kneser-Ney (Chen & Goodman 1998, as in KenLM's lmplz), estimated in pure
 Python because lmplz is not installable here. Each sentence is `<s> w1 .. wn </s>`; every
@@ -32,12 +32,10 @@ __all__ = [
     "read_sentences",
     "read_words",
     "write_arpa",
-    "read_lexicon_words",
-    "write_lexicon",
+    "write_atomic",
 ]
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
-WORD_BOUNDARY = "|"  # flashlight's token ending every lexicon spelling (ctc_decoder's sil_token)
 BOS_LOGPROB = -99.0  # <s> is never predicted; ARPA convention for "impossible"
 
 Ngram = tuple[str, ...]
@@ -202,7 +200,7 @@ def _interpolate(
 
 def write_arpa(model: NgramModel, path: Path) -> None:
     """ARPA text (log10 probabilities and backoff weights), written atomically."""
-    _write_atomic(Path(path), _arpa_lines(model))
+    write_atomic(Path(path), _arpa_lines(model))
 
 
 def _arpa_lines(model: NgramModel) -> Iterable[str]:
@@ -269,34 +267,7 @@ def read_words(arpa_path: Path) -> list[str]:
     return words
 
 
-def write_lexicon(words: Iterable[str], path: Path, alphabet: Iterable[str] | None = None) -> int:
-    """flashlight lexicon for ctc_decoder: `word<TAB>c h a r s |` per line. Returns the count.
-
-    Words with a character outside `alphabet` (when given) are skipped: the decoder cannot
-    spell them and refuses to load such a lexicon.
-    """
-    path = Path(path)
-    allowed = set(alphabet) if alphabet is not None else None
-    unique = [w for w in dict.fromkeys(words) if w not in (BOS, EOS, UNK)]
-    kept = [w for w in unique if allowed is None or set(w) <= allowed]
-    if len(kept) < len(unique):
-        logger.warning("%s: skipped %d words outside the alphabet", path, len(unique) - len(kept))
-    if not kept:
-        raise AsrError(f"{path}: no words to write")
-    _write_atomic(path, (f"{w}\t{' '.join(w)} {WORD_BOUNDARY}\n" for w in kept))
-    return len(kept)
-
-
-def read_lexicon_words(path: Path) -> list[str]:
-    """The words of a lexicon file, in order (its first column)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise AsrError(f"{path}: cannot read lexicon ({err})") from err
-    return [line.split()[0] for line in lines if line.strip()]
-
-
-def _write_atomic(path: Path, lines: Iterable[str]) -> None:
+def write_atomic(path: Path, lines: Iterable[str]) -> None:
     # a reader (or a crashed run) never sees a half-written file; the pid keeps parallel
     # writers of the same file apart
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -10,7 +10,8 @@ from asr.config import config_from_dict, config_to_dict
 from asr.decode_config import DecodeConfig
 from asr.decoding.beam import BeamDecoder, GreedyDecoder
 from asr.decoding.greedy import greedy_decode
-from asr.decoding.lm import LMConfig, build_arpa, read_words, write_lexicon
+from asr.decoding.lexicon import write_lexicon
+from asr.decoding.lm import LMConfig, build_arpa, read_words
 from asr.errors import AsrError
 from asr.evaluation.tune import corpus_rates
 from asr.inference.recognizer import Recognizer

@@ -4,12 +4,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from asr.decoding.lexicon import write_lexicon
 from asr.decoding.lm import (
     LMConfig,
     build_arpa,
     kn_discounts,
     read_words,
-    write_lexicon,
 )
 from asr.errors import AsrError
 
