@@ -7,12 +7,15 @@ no logic beyond argument handling and formatting.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
 from asr.cli.options import add_model, add_output
 from asr.decode_config import DecodeConfig
+
+logger = logging.getLogger("asr")
 
 DEFAULTS = DecodeConfig()  # option defaults come from the dataclass, never retyped
 
@@ -22,6 +25,7 @@ __all__ = [
     "add_lm",
     "add_tune",
     "decoding_overrides",
+    "load_recognizer",
     "emit_transcript",
 ]
 
@@ -63,6 +67,18 @@ def add_decoder_options(p: argparse.ArgumentParser) -> None:
         "--nbest", type=int,
         help=f"hypotheses per file in JSON output, beam only (default {DEFAULTS.nbest})",
     )  # fmt: skip
+
+
+def load_recognizer(args: argparse.Namespace):
+    """The Recognizer that --model (a shipped name or a file), --precision and the decoding
+    options ask for, and the model's path; logs which model is used."""
+    from asr.inference.recognizer import Recognizer
+    from asr.inference.shipped import resolve_model
+
+    model_path = resolve_model(args.model)
+    logger.info("model: %s", model_path)
+    recognizer = Recognizer.load(model_path, precision=args.precision, **decoding_overrides(args))
+    return recognizer, model_path
 
 
 def decoding_overrides(args: argparse.Namespace) -> dict:

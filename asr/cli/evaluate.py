@@ -40,14 +40,10 @@ def add_evaluate(sub, common) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from asr.cli.decode import decoding_overrides
+    from asr.cli.decode import load_recognizer
     from asr.evaluation.evaluate import evaluate
-    from asr.inference.recognizer import Recognizer
-    from asr.inference.shipped import resolve_model
 
-    model_path = resolve_model(args.model)
-    logger.info("model: %s", model_path)
-    recognizer = Recognizer.load(model_path, precision=args.precision, **decoding_overrides(args))
+    recognizer, model_path = load_recognizer(args)
     results = evaluate(
         recognizer, args.manifest, args.output_dir, args.batch_seconds, model_path,
         args.posteriorgrams, args.bootstrap, args.seed, args.oov,

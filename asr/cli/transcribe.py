@@ -51,18 +51,14 @@ def add_transcribe(sub, common) -> None:
 def _run_transcribe(args) -> int:
     from tqdm import tqdm
 
-    from asr.cli.decode import decoding_overrides, emit_transcript
+    from asr.cli.decode import emit_transcript, load_recognizer
     from asr.inference.output import common_folder
-    from asr.inference.recognizer import Recognizer
-    from asr.inference.shipped import resolve_model
 
     out_dir = args.output_dir
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         print(f"asr transcribe: --output-dir {out_dir}: is a file, not a folder", file=sys.stderr)
         return EXIT_USAGE
-    model_path = resolve_model(args.model)
-    logger.info("model: %s", model_path)
-    recognizer = Recognizer.load(model_path, precision=args.precision, **decoding_overrides(args))
+    recognizer, model_path = load_recognizer(args)
     inputs, problems = _expand_inputs(args.inputs)
     for problem in problems:
         print(problem, file=sys.stderr)
