@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         # stdout is pointed at devnull so the interpreter's final flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE
+    except OSError as err:
+        # A file the command writes (a report, a checkpoint) could not be: disk full, no
+        # permission. Named in one line, as bad input is; the work already written stays.
+        print(f"asr: {err.filename or 'output'}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _setup_logging(quiet: bool) -> None:

@@ -72,8 +72,14 @@ def _run_transcribe(args) -> int:
         if result.error:
             failed += 1
             print(result.error, file=sys.stderr, flush=True)
-        else:
+            continue
+        try:
             emit_transcript(result, args.format, out_dir, root, taken)
+        except BrokenPipeError:
+            raise  # stdout's reader left: asr.cli.main stops quietly
+        except OSError as err:  # one unwritable output must not stop the other files
+            failed += 1
+            print(f"{result.path}: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -108,6 +108,19 @@ def test_same_names_in_two_folders_keep_their_folders(tmp_path, capsys):
     assert written == {"a/x.txt": "three\n", "b/x.txt": "seven\n", "b/deep/x.txt": "three\n"}
 
 
+def test_an_unwritable_output_is_one_line_and_the_others_are_written(tmp_path, capsys):
+    for folder, name in (("a", "3_theo_0"), ("b", "7_theo_2")):
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        shutil.copy(FSDD / "recordings" / f"{name}.wav", tmp_path / "in" / folder / "x.wav")
+    out = tmp_path / "out"
+    (out / "a" / "x.txt").mkdir(parents=True)  # writing a's transcript there fails, even as root
+    assert main(["transcribe", "-q", "--output-dir", str(out), str(tmp_path / "in")]) == 1
+    assert _errors(capsys) == [
+        f"{tmp_path / 'in' / 'a' / 'x.wav'}: cannot write {out / 'a' / 'x.txt'}: Is a directory"
+    ]
+    assert (out / "b" / "x.txt").read_text() == "seven\n"
+
+
 def test_onnx_model_without_onnxruntime_names_it(tmp_path, short_wav):
     model = tmp_path / "model.onnx"
     model.write_bytes(b"not read: the runtime is missing first")
