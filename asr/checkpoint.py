@@ -136,6 +136,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             metadata=payload.get("metadata", {}),
             decoding=_resolve_decoding_paths(payload.get("decoding", {}), path.parent),
             resume=payload.get("resume"),
+            rejection=payload.get("rejection", {}),
         )
     except (AttributeError, TypeError, ValueError) as err:
         raise AsrError(f"{path}: malformed checkpoint ({_reason(err)})") from err

@@ -17,12 +17,16 @@ CONFIG = ModelConfig(n_mels=40, vocab_size=5, conv_channels=(4,), conv_kernels=(
                      conv_strides=((2, 2),), lstm_hidden=8, lstm_layers=1)  # fmt: skip
 
 
+REJECTION = {"scale": -2.0, "bias": 3.0, "threshold": 0.4, "words": ["a", "b"]}
+
+
 def _checkpoint() -> Checkpoint:
     torch.manual_seed(0)
     return Checkpoint(
         CONFIG, FeatureConfig(sample_rate=8000, n_mels=40), Vocabulary(("<b>", " ", "a", "b", "c")),
         torch.randn(40), torch.rand(40) + 0.5, CTCModel(CONFIG).state_dict(),
         metadata={"epoch": 3}, decoding=DecodeConfig(method="beam", beam_size=8),
+        rejection=REJECTION,
     )  # fmt: skip
 
 
@@ -33,6 +37,7 @@ def test_round_trip_rebuilds_the_same_model(tmp_path):
     assert loaded.model_config == CONFIG and loaded.feature_config == ckpt.feature_config
     assert loaded.vocab == ckpt.vocab and loaded.metadata == {"epoch": 3}
     assert loaded.decoding == DecodeConfig(method="beam", beam_size=8)
+    assert loaded.rejection == REJECTION  # asr calibrate's threshold is read back, not dropped
     torch.testing.assert_close(loaded.mean, ckpt.mean)
     x, n = torch.randn(1, 20, 40), torch.tensor([20])
     torch.testing.assert_close(loaded.build_model()(x, n)[0], ckpt.build_model()(x, n)[0])
