@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install lock test test-all demo bench lint format typecheck clean
+.PHONY: help install lock test test-all demo bench seams lint format typecheck clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -43,6 +43,11 @@ SYNTH_BENCH := $(abspath recipes/synth/exp-small)
 bench: install  ## speed and accuracy beside peers, printed and written to build/bench.json
 	$(MAKE) -C recipes/synth EXP=$(SYNTH_BENCH) CONFIG=small.toml lm
 	$(BIN)/python -m benchmarks.bench -o build/bench.json --synth $(SYNTH_BENCH)
+
+DATA ?= ../shared/data
+
+seams: install  ## long file against its clips: 30 speechocean762 digit strings, 2 s gaps (DATA=)
+	$(BIN)/python -m benchmarks.seams $(DATA)/speechocean762/manifest.jsonl --gap 2 --out build/seams.wav
 
 lint: install  ## ruff lint and format check
 	$(BIN)/ruff check asr tests benchmarks
