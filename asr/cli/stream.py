@@ -45,13 +45,13 @@ def add_stream(sub, common) -> None:
 
 
 def _run_stream(args) -> int:
-    from asr.errors import AsrError
+    from asr.errors import UsageError
     from asr.inference.recognizer import Recognizer
     from asr.inference.shipped import resolve_model
     from asr.inference.stream import Stream, StreamConfig
 
     if args.rate is not None and args.input != "-":
-        raise AsrError("--rate describes raw PCM on stdin; give - as the input")
+        raise UsageError("--rate describes raw PCM on stdin; give - as the input")
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)
     recognizer = Recognizer.load(model_path)

@@ -77,3 +77,14 @@ def test_a_bidirectional_model_is_one_line_and_exit_1(tmp_path):
     )  # fmt: skip
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "bidirectional model" in done.stderr
+
+
+def test_rate_with_a_file_is_a_usage_error_exit_2(model):
+    """Like argparse's own errors: the usage, then one error line, exit 2."""
+    done = subprocess.run(
+        [*COMMAND, str(SPEECH), "--rate", "8000", "--model", str(model)], cwd=ROOT,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("usage: asr stream")
+    assert done.stderr.splitlines()[-1].startswith("asr stream: error: --rate describes raw PCM")
