@@ -3,7 +3,7 @@ stream of held-out digits with pauses, beside an offline model on the same audio
 
 `python -m benchmarks.stream --manifest exp/fsdd/test.jsonl --minutes 10 -o build/stream.json`
 joins the manifest's clips (one digit word each, e.g. FSDD's held-out speaker) into groups of
-1-4 digits (50-150 ms apart) separated by 0.8-1.5 s pauses, pipes it as raw 16-bit PCM into
+1-4 digits (50-150 ms apart) separated by 0.8-1.5 s pauses (both white noise at -60 dBFS), pipes it as raw PCM into
 `asr stream - --rate R --threads 1` and reads its JSON lines. Figures, all in audio time:
 
 - word latency: audio_end of the final holding a word minus the word's end (last 10 ms frame
@@ -42,6 +42,9 @@ INNER_GAP = (0.05, 0.15)  # seconds between the digits of a group
 PAUSE = (0.8, 1.5)  # seconds of silence between groups: longer than the endpoint (0.3 s)
 FLOOR_DB = 30.0  # a word ends at its clip's last 10 ms frame within this of the loudest
 SHORT_SECONDS = 30.0  # the short stream whose CPU time is the start-up cost
+# Pauses and gaps are white noise this loud (RMS, full scale 1), as a microphone's floor: digital
+# zeros give log-mels far below anything in training (FSDD clips carry their own room noise).
+NOISE_RMS = 1e-3
 
 
 @dataclass(frozen=True)
@@ -60,23 +63,24 @@ def build_stream(manifest: Path, seconds: float, rate: int, seed: int = 0):
              for u in read_manifest(manifest)]  # fmt: skip
     rng = random.Random(seed)
     parts, words, refs, at = [], [], [], 0.0
+    noise = np.random.default_rng(seed)
     while at < seconds:
         group = []
         for i in range(rng.randint(*GROUP_DIGITS)):
             wave, text = clips[rng.randrange(len(clips))]
             if i:
-                at = _silence(parts, rng.uniform(*INNER_GAP), rate, at)
+                at = _silence(parts, rng.uniform(*INNER_GAP), rate, at, noise)
             words.append(Word(text, at, at + _speech_end(wave, rate)))
             parts.append(wave)
             at += len(wave) / rate
             group.append(text)
         refs.append(" ".join(group))
-        at = _silence(parts, rng.uniform(*PAUSE), rate, at)
+        at = _silence(parts, rng.uniform(*PAUSE), rate, at, noise)
     return np.concatenate(parts).astype(np.float32), words, refs
 
 
-def _silence(parts: list, seconds: float, rate: int, at: float) -> float:
-    parts.append(np.zeros(round(seconds * rate), dtype=np.float32))
+def _silence(parts: list, seconds: float, rate: int, at: float, noise) -> float:
+    parts.append((noise.standard_normal(round(seconds * rate)) * NOISE_RMS).astype(np.float32))
     return at + len(parts[-1]) / rate
 
 
