@@ -3,8 +3,9 @@ stream of held-out digits with pauses, beside an offline model on the same audio
 
 `python -m benchmarks.stream --manifest exp/fsdd/test.jsonl --minutes 10 -o build/stream.json`
 joins the manifest's clips (one digit word each, e.g. FSDD's held-out speaker) into groups of
-1-4 digits (50-150 ms apart) separated by 0.8-1.5 s pauses (both white noise at -60 dBFS), pipes it as raw PCM into
-`asr stream - --rate R --threads 1` and reads its JSON lines. Figures, all in audio time:
+1-4 digits (50-150 ms apart) separated by 0.8-1.5 s pauses (both white noise at -60 dBFS),
+pipes it as raw PCM into `asr stream - --rate R --threads 1` and reads its JSON lines.
+Figures, all in audio time:
 
 - word latency: audio_end of the final holding a word minus the word's end (last 10 ms frame
   within 30 dB of its clip's loudest); a reference word holds the hypothesis word whose centre
