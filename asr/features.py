@@ -22,6 +22,7 @@ __all__ = [
     "FeatureConfig",
     "SpecAugmentConfig",
     "log_mel",
+    "log_mel_batch",
     "spec_augment",
     "upgrade_features",
 ]
@@ -120,6 +121,34 @@ def log_mel(wave: torch.Tensor, config: FeatureConfig, center: bool = True) -> t
     power = spec.real.square() + spec.imag.square()
     mel = power.transpose(-1, -2) @ fbank.to(wave.device)  # (..., time, n_mels)
     return mel.clamp(min=LOG_FLOOR).log()
+
+
+def log_mel_batch(
+    waves: torch.Tensor, samples: torch.Tensor, config: FeatureConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """waves (batch, samples) zero-padded, samples (batch,) -> log-mels (batch, time, n_mels)
+    and frames (batch,): each file's frames as `log_mel` of it alone, frames past its own end
+    zero, in one STFT over the batch on the waves' device.
+
+    `log_mel` reflect-pads a file's two ends by n_fft // 2 (torch's "reflect": the edge sample
+    is not repeated); here each file's right-hand reflection is written at its own end, not the
+    batch's, then an uncentred STFT over the batch gives the same frames as file by file."""
+    pad = config.n_fft // 2
+    if int(samples.min()) <= pad:
+        raise AsrError(
+            f"features: a wave of {int(samples.min())} samples is too short to "
+            f"reflect-pad by {pad} (load_audio pads to FeatureConfig.min_samples)"
+        )
+    samples = samples.to(waves.device)
+    padded = torch.nn.functional.pad(waves, (pad, pad))  # (batch, pad + samples + pad)
+    padded[:, :pad] = waves[:, 1 : pad + 1].flip(1)  # samples pad .. 1
+    back = torch.arange(pad, device=waves.device)  # (pad,)
+    source = (samples - 2)[:, None] - back  # (batch, pad): samples last - 1, last - 2, ...
+    padded.scatter_(1, pad + samples[:, None] + back, waves.gather(1, source))
+    feats = log_mel(padded, config, center=False)  # (batch, time, n_mels)
+    frames = samples // config.hop_length + 1  # (batch,) as FeatureConfig.num_frames
+    valid = torch.arange(feats.shape[1], device=feats.device) < frames[:, None]
+    return feats * valid[..., None], frames.cpu()  # (batch, time, n_mels), (batch,)
 
 
 def spec_augment(

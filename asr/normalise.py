@@ -58,6 +58,26 @@ class Normaliser:
         """log-mels (time, n_mels) -> the model's input (time, n_mels)."""
         return (self.centre(feats, speaker) - self.mean) / self.std
 
+    def batch(
+        self, feats: Tensor, frames: Tensor, speakers: Sequence[str | None] | None = None
+    ) -> Tensor:
+        """log-mels (batch, time, n_mels), zero past frames (batch,) -> the model's input, each
+        file as `self(its frames, its speaker)` and its padding still zero: a file's text never
+        depends on its batch-mates, and the conv sees what it sees of a file alone."""
+        frames = frames.to(feats.device)
+        valid = torch.arange(feats.shape[1], device=feats.device) < frames[:, None]  # (batch, time)
+        if self.mode != "global":
+            own = feats.sum(1) / frames[:, None]  # (batch, n_mels): own means (padding is 0)
+            speakers = speakers or [None] * len(feats)
+            if self.mode == "speaker":
+                means = [self.speaker_means.get(s) for s in speakers]  # None: own mean
+                known = [i for i, m in enumerate(means) if m is not None]
+                if known:
+                    own[known] = torch.stack([means[i] for i in known]).to(own)
+            feats = feats - own[:, None]  # (batch, time, n_mels)
+        mean, std = self.mean.to(feats.device), self.std.to(feats.device)
+        return (feats - mean) / std * valid[..., None]  # (batch, time, n_mels)
+
     def for_speakers(self, utterances: Sequence[Utterance], config: FeatureConfig) -> Normaliser:
         """This normaliser with the speaker means of `utterances` (one pass over their audio,
         transcripts unused, so a test speaker's mean comes from their test audio as Kaldi's CMN

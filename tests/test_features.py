@@ -2,9 +2,18 @@ import librosa
 import numpy as np
 import pytest
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
+from asr.audio import load_audio
 from asr.errors import AsrError
-from asr.features import FeatureConfig, SpecAugmentConfig, log_mel, spec_augment, upgrade_features
+from asr.features import (
+    FeatureConfig,
+    SpecAugmentConfig,
+    log_mel,
+    log_mel_batch,
+    spec_augment,
+    upgrade_features,
+)
 
 
 def test_defaults_are_the_usual_asr_front_end():
@@ -62,3 +71,25 @@ def test_legacy_normalisation_booleans_upgrade():
 def test_unknown_normalisation_is_refused():
     with pytest.raises(AsrError, match="normalisation"):
         FeatureConfig(normalisation="cepstral")
+
+
+def test_batch_gives_each_file_its_own_frames(fsdd):
+    """One STFT over a padded batch: each file's frames as log_mel of it alone (its own end is
+    reflected, not the batch's), zero past them; lengths of every parity of hop."""
+    config = FeatureConfig(sample_rate=8000, n_mels=40)
+    real = load_audio(fsdd / "recordings" / "7_jackson_3.wav", 8000)
+    waves = [real, real[:1001], torch.randn(config.n_fft + 1), torch.randn(4321)]
+    samples = torch.tensor([len(w) for w in waves])
+    feats, frames = log_mel_batch(pad_sequence(waves, batch_first=True), samples, config)
+    assert feats.shape == (4, config.num_frames(int(samples.max())), 40)
+    for wave, batched, n in zip(waves, feats, frames, strict=True):
+        alone = log_mel(wave, config)  # (time, n_mels)
+        assert n == len(alone)
+        torch.testing.assert_close(batched[:n], alone, atol=1e-4, rtol=1e-5)
+        assert torch.all(batched[n:] == 0)
+
+
+def test_batch_rejects_a_wave_too_short_to_reflect():
+    config = FeatureConfig(sample_rate=8000, n_mels=40)
+    with pytest.raises(AsrError, match="too short"):
+        log_mel_batch(torch.zeros(2, 1000), torch.tensor([1000, 100]), config)

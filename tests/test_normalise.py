@@ -119,3 +119,21 @@ def test_one_pass_statistics_equal_the_features_the_model_sees(fsdd, tmp_path, m
     )  # fmt: skip
     torch.testing.assert_close(fitted.mean, centred.mean(0), atol=1e-4, rtol=0)
     torch.testing.assert_close(fitted.std, centred.std(0, unbiased=False), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["global", "utterance", "speaker"])
+def test_batch_normalises_each_file_as_alone(mode):
+    """Normaliser.batch over a padded batch: each file as the Normaliser alone would give it
+    (own or speaker mean over its own frames only), padding left at zero."""
+    generator = torch.Generator().manual_seed(0)
+    files = [torch.randn(n, 4, generator=generator) * 3 - 5 for n in (7, 3, 5)]
+    speakers = ["a", "b", None]  # "b" has no mean: falls back to its own
+    normaliser = Normaliser(
+        mode, torch.full((4,), -5.0), torch.full((4,), 2.0), {"a": torch.ones(4)}
+    )
+    frames = torch.tensor([len(f) for f in files])
+    batch = torch.nn.utils.rnn.pad_sequence(files, batch_first=True)  # (batch, time, n_mels)
+    out = normaliser.batch(batch, frames, speakers)
+    for feats, speaker, got, n in zip(files, speakers, out, frames, strict=True):
+        torch.testing.assert_close(got[:n], normaliser(feats, speaker), atol=1e-5, rtol=1e-5)
+        assert torch.all(got[n:] == 0)

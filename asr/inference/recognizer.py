@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 from asr.audio import audio_duration, load_audio
 from asr.checkpoint import Checkpoint, load_checkpoint
@@ -19,7 +20,7 @@ from asr.decoding.align import WordTiming, align_words
 from asr.decoding.beam import Decoder, Hypothesis, build_decoder
 from asr.decoding.confidence import RejectionConfig, confidence, vocabulary_gap
 from asr.errors import AsrError
-from asr.features import FeatureConfig, log_mel
+from asr.features import FeatureConfig, log_mel_batch
 from asr.inference.quantize import for_inference
 from asr.inference.segment import Segment, SegmentConfig, own_words, plan_segments, read_segment
 from asr.manifest import Utterance
@@ -117,14 +118,13 @@ class Recognizer:
         speakers: each wave's speaker, whose mean `normaliser` (default: the checkpoint's, with
         no speaker means) subtracts when the model normalises by speaker."""
         normaliser = normaliser or self.normaliser
-        speakers = speakers or [None] * len(waves)
-        lengths = torch.tensor([self.features.num_frames(len(w)) for w in waves])
-        feats = torch.zeros(len(waves), int(lengths.max()), self.features.n_mels)
-        for i, (wave, speaker) in enumerate(zip(waves, speakers, strict=True)):
-            # Normalise before padding: padding stays 0, as in training batches and as the
-            # conv's own zero padding of a file alone, so a file's text never depends on its
-            # batch-mates.
-            feats[i, : lengths[i]] = normaliser(log_mel(wave, self.features), speaker)
+        samples = torch.tensor([len(w) for w in waves])  # (batch,)
+        # One STFT over the padded batch on the model's device, not one per file in Python.
+        padded = pad_sequence(list(waves), batch_first=True).to(self.device)  # (batch, samples)
+        feats, lengths = log_mel_batch(padded, samples, self.features)  # (batch, time, n_mels)
+        # Normalised per file with padding kept 0, as in training batches and as the conv's own
+        # zero padding of a file alone, so a file's text never depends on its batch-mates.
+        feats = normaliser.batch(feats, lengths, speakers)
         return feats, lengths
 
     @torch.inference_mode()
@@ -136,7 +136,7 @@ class Recognizer:
     ) -> tuple[Tensor, Tensor]:
         """waves: list of (samples,) -> log-probs (batch, time', vocab), lengths (batch,)."""
         feats, lengths = self.features_of(waves, speakers, normaliser)
-        log_probs, out_lengths = self.model(feats.to(self.device), lengths)
+        log_probs, out_lengths = self.model(feats, lengths)
         return log_probs.cpu(), out_lengths.cpu()
 
     def decoding_settings(self) -> dict:

@@ -4,10 +4,13 @@ import dataclasses
 import json
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from asr.audio import load_audio
 from asr.checkpoint import load_checkpoint
+from asr.features import log_mel
 from asr.inference.recognizer import Recognizer
+from asr.inference.shipped import resolve_model
 from asr.manifest import read_manifest
 
 
@@ -49,3 +52,22 @@ def test_files_are_normalised_by_their_speakers_mean(trained):
     expected, n = recognizer.log_probs([wave], [utterances[0].speaker], normaliser)
     torch.testing.assert_close(by_speaker[0], expected[0, : n[0]], atol=1e-4, rtol=0)
     assert not torch.allclose(by_speaker[0], alone[0], atol=1e-2)
+
+
+def test_batched_features_leave_transcripts_unchanged(fsdd):
+    """The shipped model on every test clip: features of a whole batch at once (one STFT) equal
+    the file-by-file log-mels, normalised alone and zero-padded, and so do the transcripts."""
+    recognizer = Recognizer.load(resolve_model(None))
+    paths = sorted((fsdd / "recordings").glob("*.wav"))
+    config = recognizer.features
+    waves = [load_audio(p, config.sample_rate, config.min_samples) for p in paths]
+    alone = [recognizer.normaliser(log_mel(w, config)) for w in waves]  # each (time, n_mels)
+    feats, lengths = recognizer.features_of(waves)
+    assert lengths.tolist() == [len(f) for f in alone]
+    torch.testing.assert_close(feats, pad_sequence(alone, batch_first=True), atol=1e-4, rtol=0)
+    with torch.inference_mode():
+        reference = recognizer.decode(*recognizer.model(pad_sequence(alone, batch_first=True),
+                                                        lengths))  # fmt: skip
+    texts = [t.text for t in recognizer.transcribe(paths)]
+    assert texts == reference
+    assert sum(t != "" for t in texts) > len(texts) // 2  # a real model, real words
