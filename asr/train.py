@@ -124,7 +124,8 @@ def _setup(
     # The run's features: a resumed or fine-tuned model's own, else the config's.
     restored = resume or init
     features = restored.feature_config if restored else features
-    train_set = training_set(config, restored.vocab if restored else None)
+    # A fine-tuned model's alphabet grows to fit the training text (see new_checkpoint).
+    train_set = training_set(config, resume.vocab if resume else None)
     if resume is not None:
         ckpt, normaliser = resume, resume.normaliser.for_speakers(train_set, features)
     else:

@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -115,10 +116,12 @@ def new_checkpoint(
     if not train_set:
         raise AsrError(f"{config.train_manifest}: no usable training utterances")
     if init is not None:
-        # Fine-tuning keeps the output layer and features: training text must fit its alphabet.
+        # Fine-tuning keeps the features, statistics and weights; the output layer grows by the
+        # training text's new characters (a digits model learning yes/no and filler sentences).
+        vocab, model_config, weights = grown_head(init, (u.text for u in train_set))
         ckpt = Checkpoint(
-            init.model_config, init.feature_config, init.vocab, init.mean, init.std,
-            init.state_dict, decoding=init.decoding,
+            model_config, init.feature_config, vocab, init.mean, init.std, weights,
+            decoding=init.decoding if vocab == init.vocab else None,
         )  # fmt: skip
         return ckpt, ckpt.normaliser.for_speakers(train_set, ckpt.feature_config)
     vocab = Vocabulary.from_texts(u.text for u in train_set)
@@ -127,6 +130,25 @@ def new_checkpoint(
     weights = CTCModel(model_config).state_dict()
     ckpt = Checkpoint(model_config, features, vocab, normaliser.mean, normaliser.std, weights)
     return ckpt, normaliser
+
+
+def grown_head(
+    init: Checkpoint, texts: Iterable[str]
+) -> tuple[Vocabulary, ModelConfig, dict[str, torch.Tensor]]:
+    """init's vocabulary with the texts' characters it lacks appended (its ids unchanged), and
+    its weights with a CTC head row of fresh initialisation for each of them."""
+    new = sorted(set().union(*(init.vocab.unknown_chars(t) for t in texts)))
+    if not new:
+        return init.vocab, init.model_config, init.state_dict
+    vocab = Vocabulary((*init.vocab.symbols, *new))
+    model_config = dataclasses.replace(init.model_config, vocab_size=len(vocab))
+    weights = dict(init.state_dict)
+    fresh = CTCModel(model_config).head.state_dict()  # weight (vocab, width), bias (vocab,)
+    old = len(init.vocab)
+    for name in ("weight", "bias"):
+        weights[f"head.{name}"] = torch.cat([init.state_dict[f"head.{name}"], fresh[name][old:]])
+    logger.info("fine-tuning adds %d characters to the alphabet: %s", len(new), "".join(new))
+    return vocab, model_config, weights
 
 
 def lr_schedule(optimizer, config: TrainConfig, total_steps: int):

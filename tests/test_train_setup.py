@@ -1,0 +1,39 @@
+import torch
+
+from asr.checkpoint import Checkpoint
+from asr.features import FeatureConfig
+from asr.model import CTCModel, ModelConfig
+from asr.text import Vocabulary
+from asr.train_setup import grown_head
+
+CONFIG = ModelConfig(n_mels=40, vocab_size=5, conv_channels=(4,), conv_kernels=((3, 5),),
+                     conv_strides=((2, 2),), lstm_hidden=8, lstm_layers=1)  # fmt: skip
+
+
+def _checkpoint() -> Checkpoint:
+    torch.manual_seed(0)
+    return Checkpoint(
+        CONFIG, FeatureConfig(sample_rate=8000, n_mels=40), Vocabulary(("<b>", " ", "a", "b", "c")),
+        torch.zeros(40), torch.ones(40), CTCModel(CONFIG).state_dict(),
+    )  # fmt: skip
+
+
+def test_fine_tuning_appends_new_characters_and_keeps_the_old_outputs():
+    init = _checkpoint()
+    vocab, config, weights = grown_head(init, ["ab cab", "yes", "cd"])
+    assert vocab.symbols == ("<b>", " ", "a", "b", "c", "d", "e", "s", "y")
+    assert config.vocab_size == 9 and weights["head.weight"].shape[0] == 9
+    model = CTCModel(config)
+    model.load_state_dict(weights)
+    old = init.build_model()
+    x, n = torch.randn(1, 20, 40), torch.tensor([20])
+    # The old symbols' logits are the old model's: log-softmax differs only by a constant.
+    new_logp, old_logp = model.eval()(x, n)[0][..., :5], old(x, n)[0]
+    shift = (new_logp - old_logp)[..., :1]
+    torch.testing.assert_close(new_logp - shift, old_logp)
+
+
+def test_fine_tuning_on_text_it_can_spell_keeps_the_checkpoint_as_it_is():
+    init = _checkpoint()
+    vocab, config, weights = grown_head(init, ["abc", "c a b"])
+    assert vocab == init.vocab and config == init.model_config and weights is init.state_dict
