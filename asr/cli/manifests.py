@@ -4,10 +4,13 @@ splits, joining, transcripts for LM text), registered under `asr prepare`."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
 from asr.cli.options import add_output, add_output_dir
+
+logger = logging.getLogger(__name__)
 
 _MANIFEST = "manifest to write (JSONL)"
 
@@ -76,6 +79,12 @@ def _add_combine(kinds, common) -> None:
     )
     p.add_argument("manifests", type=Path, nargs="+")
     add_output(p, _MANIFEST, ("--out",), required=True)
+    p.add_argument(
+        "--max-duration",
+        type=float,
+        metavar="S",
+        help="leave out utterances longer than S seconds, counted on stderr (default: keep all)",
+    )
     p.set_defaults(run=_run_combine)
 
 
@@ -90,6 +99,14 @@ def _run_combine(args) -> int:
         for manifest in args.manifests
         for u in read_manifest(manifest)
     ]
+    if args.max_duration is not None:
+        kept = [u for u in utterances if u.duration <= args.max_duration]
+        if len(kept) < len(utterances):
+            logger.warning(
+                "left out %d utterances longer than %g s", len(utterances) - len(kept),
+                args.max_duration,
+            )  # fmt: skip
+        utterances = kept
     write_manifest(args.output, utterances)
     print(args.output)
     return EXIT_OK

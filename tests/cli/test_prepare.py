@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from asr.cli import main
 from asr.corpora.voices import FLITE
@@ -126,6 +128,21 @@ def test_combine_rewrites_paths(fsdd, tmp_path, capsys):
         (tmp_path / "a" / "clips" / "x.wav").resolve(),
         (tmp_path / "b" / "deeper" / "clips" / "x.wav").resolve(),
     ]
+
+
+def test_combine_max_duration_leaves_out_longer_utterances(tmp_path, capsys, caplog):
+    """Filler sentences capped in length: longer ones are left out and counted."""
+    wav = tmp_path / "x.wav"
+    sf.write(wav, np.zeros(800, dtype=np.float32), 8000)
+    source = tmp_path / "m.jsonl"
+    source.write_text(
+        '{"audio_filepath": "x.wav", "duration": 2.0, "text": "we call it bear"}\n'
+        '{"audio_filepath": "x.wav", "duration": 5.5, "text": "a longer sentence"}\n'
+    )
+    out = tmp_path / "short.jsonl"
+    _run(capsys, "combine", str(source), "--output", str(out), "--max-duration", "4", "-q")
+    assert [u.text for u in read_manifest(out)] == ["we call it bear"]
+    assert "left out 1 utterances longer than 4 s" in caplog.text
 
 
 def test_text_prints_transcripts_without_the_audio(tmp_path, capsys, caplog):
