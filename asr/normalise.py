@@ -50,9 +50,14 @@ class Normaliser:
         the global statistics are computed on."""
         if self.mode == "global":
             return feats
+        return feats - self._offset(feats.mean(0), speaker)
+
+    def _offset(self, own: Tensor, speaker: str | None) -> Tensor:
+        """(n_mels,) what a non-global mode takes off an utterance whose own mean is `own`: its
+        speaker's mean when known and the mode is "speaker", else `own`."""
         if self.mode == "speaker" and speaker in self.speaker_means:
-            return feats - self.speaker_means[speaker]
-        return feats - feats.mean(0)
+            return self.speaker_means[speaker]
+        return own
 
     def __call__(self, feats: Tensor, speaker: str | None = None) -> Tensor:
         """log-mels (time, n_mels) -> the model's input (time, n_mels)."""
@@ -68,13 +73,10 @@ class Normaliser:
         valid = torch.arange(feats.shape[1], device=feats.device) < frames[:, None]  # (batch, time)
         if self.mode != "global":
             own = feats.sum(1) / frames[:, None]  # (batch, n_mels): own means (padding is 0)
-            speakers = speakers or [None] * len(feats)
             if self.mode == "speaker":
-                means = [self.speaker_means.get(s) for s in speakers]  # None: own mean
-                known = [i for i, m in enumerate(means) if m is not None]
-                if known:
-                    own[known] = torch.stack([means[i] for i in known]).to(own)
-            feats = feats - own[:, None]  # (batch, time, n_mels)
+                speakers = speakers or [None] * len(feats)
+                own = torch.stack([self._offset(m, s) for m, s in zip(own, speakers, strict=True)])
+            feats = feats - own.to(feats)[:, None]  # (batch, time, n_mels)
         mean, std = self.mean.to(feats.device), self.std.to(feats.device)
         return (feats - mean) / std * valid[..., None]  # (batch, time, n_mels)
 
