@@ -14,6 +14,7 @@ from pathlib import Path
 from asr.cli.codes import EXIT_OK
 from asr.cli.options import add_model, add_output
 from asr.decode_config import DecodeConfig
+from asr.errors import AsrError
 
 logger = logging.getLogger("asr")
 
@@ -104,7 +105,8 @@ def emit_transcript(
 ) -> None:
     """Write one transcript to OUT_DIR/REL/STEM.FMT (REL: its folder below `root`), or print
     it: txt as `path<TAB>text`, json as one object per line, srt/vtt as the whole file. A
-    rejected file's text is empty in txt, with a note on stderr."""
+    rejected file's text is empty in txt, with a note on stderr. AsrError when the file cannot
+    be written."""
     from asr.inference.output import format_transcript, output_path
 
     if result.rejected and fmt == "txt":
@@ -116,8 +118,11 @@ def emit_transcript(
         )
     if out_dir is not None:
         path = output_path(out_dir, result.path, fmt, root, taken)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(format_transcript(result, fmt))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(format_transcript(result, fmt))
+        except OSError as err:  # a folder in the way, no space: this file's problem, named
+            raise AsrError(f"{result.path}: cannot write {path}: {err.strerror}") from err
     elif fmt == "txt":
         print(f"{result.path}\t{'' if result.rejected else result.text}", flush=True)
     else:

@@ -10,6 +10,7 @@ from pathlib import Path
 from asr.cli.codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from asr.cli.decode import add_decoder_options, add_precision
 from asr.cli.options import add_model, add_output_dir
+from asr.errors import AsrError
 
 logger = logging.getLogger("asr")
 
@@ -75,11 +76,9 @@ def _run_transcribe(args) -> int:
             continue
         try:
             emit_transcript(result, args.format, out_dir, root, taken)
-        except BrokenPipeError:
-            raise  # stdout's reader left: asr.cli.main stops quietly
-        except OSError as err:  # one unwritable output must not stop the other files
+        except AsrError as err:  # one unwritable output must not stop the other files
             failed += 1
-            print(f"{result.path}: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+            print(err, file=sys.stderr, flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 
 
