@@ -32,6 +32,7 @@ from asr.features import FeatureConfig, log_mel
 from asr.manifest import read_manifest
 from asr.model import CTCModel, ModelConfig
 from asr.text import Vocabulary, normalize_text
+from benchmarks.peers import parameter_count
 
 BASE = ModelConfig(
     n_mels=40, conv_channels=(16, 16), conv_kernels=((5, 11), (5, 11)),
@@ -43,7 +44,7 @@ FRAMES_PER_SECOND = 100  # 10 ms hop
 
 
 def params(config: ModelConfig) -> int:
-    return sum(p.numel() for p in CTCModel(config).parameters())
+    return parameter_count(CTCModel(config))
 
 
 def comparable(cell: str, bidirectional: bool, target: int) -> ModelConfig:

@@ -25,10 +25,16 @@ logger = logging.getLogger(__name__)
 
 SPHINX_RATE = 16000  # Hz: pocketsphinx's bundled en-us model is wide-band
 
-__all__ = ["deepspeech_like", "throughput_rows", "training_rows", "pocketsphinx_rows"]
+__all__ = [
+    "deepspeech_like",
+    "parameter_count",
+    "throughput_rows",
+    "training_rows",
+    "pocketsphinx_rows",
+]
 
 
-def _parameters(model: nn.Module) -> int:
+def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
@@ -38,7 +44,7 @@ def deepspeech_like(n_feature: int, n_class: int, parameters: int) -> nn.Module:
 
     def size(hidden: int) -> int:
         with torch.device("meta"):  # counts shapes without allocating or initialising weights
-            return _parameters(DeepSpeech(n_feature, hidden, n_class))
+            return parameter_count(DeepSpeech(n_feature, hidden, n_class))
 
     hidden = min(range(32, 2049, 8), key=lambda h: abs(size(h) - parameters))
     return DeepSpeech(n_feature, hidden, n_class, dropout=0.0).eval()
@@ -60,7 +66,7 @@ def throughput_rows(
     audio = sum(len(w) for w in waves) / recognizer.features.sample_rate
     batches = _feature_batches(recognizer, waves, batch_seconds)
     ours = recognizer.checkpoint.build_model()
-    peer = deepspeech_like(ours.config.n_mels, ours.config.vocab_size, _parameters(ours))
+    peer = deepspeech_like(ours.config.n_mels, ours.config.vocab_size, parameter_count(ours))
     int8 = Recognizer(recognizer.checkpoint, precision="int8").model
 
     def forward(net) -> float:
@@ -75,8 +81,8 @@ def throughput_rows(
         return peer(feats.unsqueeze(1))  # (batch, 1, time, n_mels) -> (batch, time, vocab)
 
     speeds = {
-        f"DeepSpeech (torchaudio, {_parameters(peer) / 1e6:.2f} M params)": forward(deepspeech),
-        f"ours fp32 ({_parameters(ours) / 1e6:.2f} M params)": forward(ours),
+        f"DeepSpeech (torchaudio, {parameter_count(peer) / 1e6:.2f} M params)": forward(deepspeech),
+        f"ours fp32 ({parameter_count(ours) / 1e6:.2f} M params)": forward(ours),
         "ours int8": forward(int8),
     }
     reference = next(iter(speeds.values()))
@@ -134,7 +140,7 @@ def training_rows(
         for g in groups
     ]  # fmt: skip
     ours = recognizer.checkpoint.build_model()
-    peer = deepspeech_like(ours.config.n_mels, ours.config.vocab_size, _parameters(ours))
+    peer = deepspeech_like(ours.config.n_mels, ours.config.vocab_size, parameter_count(ours))
     seconds = {
         "DeepSpeech": _train_speed(peer, batches, targets, lambda *a: _step(*a, deepspeech=True)),
         "ours": _train_speed(ours, batches, targets, lambda *a: _step(*a, deepspeech=False)),
