@@ -46,7 +46,7 @@ def _run_evaluate(args) -> int:
     recognizer, model_path = load_recognizer(args)
     results = evaluate(
         recognizer, args.manifest, args.output_dir, args.batch_seconds, model_path,
-        args.posteriorgrams, args.bootstrap, args.seed, args.oov,
+        args.posteriorgrams, args.bootstrap, args.seed, args.oov, args.threads,
     )  # fmt: skip
     low, high = results["ci"]["wer"]
     out = args.output_dir

@@ -54,6 +54,7 @@ def _run_transcribe(args) -> int:
 
     from asr.cli.decode import emit_transcript, load_recognizer
     from asr.inference.output import common_folder
+    from asr.inference.parallel import transcribe_parallel
 
     out_dir = args.output_dir
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
@@ -67,7 +68,9 @@ def _run_transcribe(args) -> int:
     root = common_folder(paths) if paths and out_dir is not None else None
     if args.one_speaker:
         inputs = [replace(utt, speaker="--one-speaker") for utt in inputs]
-    results = recognizer.transcribe(inputs, args.batch_seconds, words=args.format != "txt")
+    results = transcribe_parallel(
+        recognizer, inputs, args.threads, args.batch_seconds, words=args.format != "txt"
+    )
     failed, taken = len(problems), set()
     for result in tqdm(results, total=len(inputs), desc="transcribe", unit="file", disable=None):
         if result.error:

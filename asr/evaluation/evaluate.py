@@ -19,6 +19,7 @@ from asr.evaluation.calibrate import rejection_rates
 from asr.evaluation.plots import Posteriorgram
 from asr.evaluation.report import write_report
 from asr.evaluation.scoring import score_utterances
+from asr.inference.parallel import transcribe_parallel
 from asr.inference.recognizer import Recognizer, Transcript
 from asr.manifest import Utterance, read_manifest
 from asr.normalise import Normaliser
@@ -43,6 +44,7 @@ def evaluate(
     n_boot: int = 1000,
     seed: int = 0,
     oov_manifest: Path | None = None,
+    threads: int | None = 1,
 ) -> dict:
     """Decode every utterance of `manifest` and write the report into `out_dir`.
 
@@ -51,20 +53,21 @@ def evaluate(
     Posteriorgrams are drawn for the `posteriorgrams` worst utterances. With a calibrated
     model, each utterance's confidence and rejection are listed and counted; `oov_manifest`
     (speech outside the vocabulary) adds how much of it is rejected and the AUROC between the
-    two. Returns results.json's content.
+    two. `threads`: CPU cores to decode on (None: all; `asr.inference.parallel`). Returns
+    results.json's content.
     """
     utterances = read_manifest(manifest)
     if not utterances:
         raise AsrError(f"{manifest}: no usable utterances to evaluate")
     normaliser = recognizer.normaliser_for(utterances)  # speaker means, if the model uses them
-    transcripts = _transcripts(recognizer, utterances, batch_seconds, normaliser)
+    transcripts = _transcripts(recognizer, utterances, batch_seconds, normaliser, threads)
     rows = [_row(utt, t) for utt, t in zip(utterances, transcripts, strict=True)]
     posteriors = _worst_posteriorgrams(recognizer, rows, posteriorgrams, normaliser)
     metadata = {
         "model": _model_identity(recognizer, model_path),
         "data": {"manifest": str(manifest), "sha256": _sha256(manifest), "count": len(rows)},
         "decoding": recognizer.decoding_settings(),
-        "rejection": _rejection(recognizer, rows, oov_manifest, batch_seconds),
+        "rejection": _rejection(recognizer, rows, oov_manifest, batch_seconds, threads),
     }
     return write_report(rows, metadata, out_dir, posteriors, n_boot=n_boot, seed=seed)
 
@@ -74,9 +77,12 @@ def _transcripts(
     utterances: list[Utterance],
     batch_seconds: float,
     normaliser: Normaliser,
+    threads: int | None,
 ) -> Iterator[Transcript]:
     yield from tqdm(
-        recognizer.transcribe(utterances, batch_seconds, normaliser=normaliser),
+        transcribe_parallel(
+            recognizer, utterances, threads, batch_seconds, normaliser=normaliser
+        ),
         total=len(utterances), desc="decode", unit="utt", disable=None,
     )  # fmt: skip
 
@@ -98,7 +104,11 @@ def _row(utt: Utterance, transcript: Transcript) -> dict:
 
 
 def _rejection(
-    recognizer: Recognizer, rows: list[dict], oov_manifest: Path | None, batch_seconds: float
+    recognizer: Recognizer,
+    rows: list[dict],
+    oov_manifest: Path | None,
+    batch_seconds: float,
+    threads: int | None,
 ) -> dict | None:
     """Rejections among `rows` and, with out-of-vocabulary speech, its rejections and AUROC."""
     config = recognizer.rejection
@@ -115,7 +125,7 @@ def _rejection(
     if oov_manifest is not None:
         oov = read_manifest(oov_manifest)
         normaliser = recognizer.normaliser_for(oov)
-        transcripts = _transcripts(recognizer, oov, batch_seconds, normaliser)
+        transcripts = _transcripts(recognizer, oov, batch_seconds, normaliser, threads)
         confidences = [t.confidence for t in transcripts]
         rates = rejection_rates(scored, [c for c in confidences if c is not None], config.threshold)
         summary |= {"oov_manifest": str(oov_manifest), **asdict(rates)}

@@ -1,0 +1,55 @@
+"""Worker processes per core: the same transcripts, in input order, as one process gives."""
+
+import dataclasses
+
+import pytest
+
+from asr.checkpoint import load_checkpoint
+from asr.inference import parallel
+from asr.inference.parallel import transcribe_parallel
+from asr.inference.recognizer import Recognizer
+from asr.inference.shipped import resolve_model
+from asr.manifest import Utterance
+
+
+@pytest.fixture(scope="module")
+def clips(fsdd) -> list[Utterance]:
+    # Every real test clip, listed twice with a missing file between: more chunks than workers,
+    # and a failure that must stay in its place.
+    paths = sorted((fsdd / "recordings").glob("*.wav"))
+    paths = paths + [fsdd / "missing_speaker_0.wav"] + paths
+    return [Utterance(p, 0.0, "", speaker=p.stem.split("_")[1]) for p in paths]
+
+
+def _fields(transcripts) -> list[tuple]:
+    return [(t.path, t.text, t.error, t.confidence, t.words) for t in transcripts]
+
+
+def test_workers_give_the_single_process_transcripts_in_order(clips, monkeypatch):
+    recognizer = Recognizer.load(resolve_model(None))
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 4)  # small chunks: many tasks, interleaved
+    alone = _fields(recognizer.transcribe(clips, words=True))
+    shared = _fields(transcribe_parallel(recognizer, clips, 2, words=True))
+    assert shared == alone
+    assert [t[0] for t in shared] == [u.audio_filepath for u in clips]
+    assert sum(t[2] is not None for t in shared) == 1  # the missing file, in its place
+    assert sum(bool(t[1]) for t in shared) > len(clips) // 2  # a real model, real words
+
+
+def test_speaker_means_come_from_all_files_not_each_chunk(clips, monkeypatch):
+    """A model normalising by speaker: every worker uses the means over every file, as one
+    process does, not those of its own chunk."""
+    ckpt = load_checkpoint(resolve_model(None))
+    ckpt.feature_config = dataclasses.replace(ckpt.feature_config, normalisation="speaker")
+    recognizer = Recognizer(ckpt)
+    readable = [u for u in clips if u.audio_filepath.exists()]
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 4)
+    alone = [t.text for t in recognizer.transcribe(readable)]
+    assert [t.text for t in transcribe_parallel(recognizer, readable, 3)] == alone
+
+
+def test_few_files_stay_in_this_process(clips, monkeypatch):
+    recognizer = Recognizer.load(resolve_model(None))
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", None)  # would fail if used
+    few = clips[: parallel.MIN_CHUNK + 1]
+    assert len(list(transcribe_parallel(recognizer, few, 2))) == len(few)
