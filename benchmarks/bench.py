@@ -195,8 +195,10 @@ def run_bench(
     log("pocketsphinx")
     rows += speed.load_rows(model, ("fp32", "int8"))
     rows += process.startup_rows(model, Path(test[0].audio_filepath), best)
-    rows += process.folder_rows(model, _folder(test, work / "clips500"), sum(
-        u.duration for u in test), best, threads)  # fmt: skip
+    rows += process.folder_rows(
+        model, _folder(test, work / "clips500"), sum(u.duration for u in test), best, threads,
+        peers.parameter_count(recognizers["fp32"].model), rate,
+    )  # fmt: skip
     log("start-up and folder")
     manifests = {n: work / f"train{n}.jsonl" for n in (100, 400)}
     for n, path in manifests.items():
@@ -206,6 +208,12 @@ def run_bench(
         long_file, manifests, _train_config(ckpt, work / "train.toml"), test_manifest,
     )  # fmt: skip
     log("memory and training epochs")
+    write_manifest(work / "dev20.jsonl", test[:20], relative=False)  # validation: a small share
+    rows += process.training_rows(
+        work / "train.toml", manifests[400], work / "dev20.jsonl",
+        sum(u.duration for u in train[:400]), threads,
+    )  # fmt: skip
+    log("training: threads against processes")
     arpa, lexicon = lm_from_manifest(manifests[400], work / "lm", model)
     rows += _decoding_rows("FSDD test", model, test_manifest, arpa, lexicon)
     if synth is not None:

@@ -17,7 +17,10 @@ from pathlib import Path
 from asr.errors import AsrError
 from benchmarks.rows import Row
 
-__all__ = ["Measured", "run_measured", "asr_command", "startup_rows", "folder_rows", "memory_rows"]
+__all__ = [
+    "Measured", "run_measured", "asr_command", "startup_rows", "folder_rows", "memory_rows",
+    "training_rows",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,16 +79,34 @@ def startup_rows(model: Path, clip: Path, precision: str) -> list[Row]:
 
 
 def folder_rows(
-    model: Path, folder: Path, audio_seconds: float, precision: str, threads: int
-) -> list[Row]:
-    """`asr transcribe FOLDER` end to end; RTF includes start-up, reading and model load."""
-    args = [*asr_command(), "transcribe", str(folder), "--model", str(model), "-q"]
-    run = run_measured([*args, "--precision", precision, "--threads", str(threads)])
-    count = len(run.stdout.splitlines())
+    model: Path, folder: Path, audio_seconds: float, precision: str, threads: int,
+    parameters: int, rate: int, repeats: int = 2,
+) -> list[Row]:  # fmt: skip
+    """`asr transcribe FOLDER` end to end on 1 and `threads` threads, and torchaudio's DeepSpeech
+    of `parameters` doing the same job as a whole process (benchmarks.peer_folder): each run
+    includes start-up, reading and model load; best of `repeats`, taken in turn."""
+    ours = [*asr_command(), "transcribe", str(folder), "--model", str(model), "-q"]
+    ours += ["--precision", precision, "--threads"]
+    peer = [sys.executable, "-m", "benchmarks.peer_folder", str(folder)]
+    peer += ["--parameters", str(parameters), "--rate", str(rate), "--threads", str(threads)]
+    commands = {"ours 1": [*ours, "1"], f"ours {threads}": [*ours, str(threads)], "peer": peer}
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        for name, args in commands.items():
+            run = run_measured(args)
+            best[name] = min(best.get(name, run.seconds), run.seconds)
+            count = len(run.stdout.splitlines())
+    one, many, deepspeech = best["ours 1"], best[f"ours {threads}"], best["peer"]
+    what = f"folder of {count} clips"
     return [
-        Row("end-to-end", f"asr transcribe folder of {count} clips ({precision}, {threads} "
-            f"threads)", run.seconds / audio_seconds, "RTF", None,
-            f"{audio_seconds:.0f} s audio in {run.seconds:.1f} s, start-up included"),
+        Row("end-to-end", f"asr transcribe {what} ({precision}, {threads} threads)",
+            many / audio_seconds, "RTF", None,
+            f"{audio_seconds:.0f} s audio in {many:.2f} s, start-up included"),
+        Row("end-to-end", f"asr transcribe {what} ({precision}, 1 thread)", one / audio_seconds,
+            "RTF", one / many, f"{one:.2f} s; ratio = {threads} threads' speed-up"),
+        Row("end-to-end", f"DeepSpeech process, {what} ({threads} threads)",
+            deepspeech / audio_seconds, "RTF", deepspeech / many,
+            f"{deepspeech:.2f} s (benchmarks.peer_folder); ratio = ours' speed-up on it"),
     ]  # fmt: skip
 
 
@@ -130,3 +151,35 @@ def memory_rows(
                             f"{audio:.0f} s audio in {trained[n].seconds:.1f} s incl. start-up, "
                             "feature statistics and augmentation"))  # fmt: skip
     return rows
+
+
+def training_rows(
+    config: Path, manifest: Path, dev: Path, audio_seconds: float, threads: int
+) -> list[Row]:
+    """One training epoch of `manifest` (epoch time from its log.csv, start-up excluded) on one
+    thread, on `threads` intra-op threads, and as `threads` one-thread processes (DDP, gloo)."""
+    asr = asr_command()
+    train = ["train", "--config", str(config), "--train", str(manifest), "--dev", str(dev)]
+    train += ["--epochs", "1", "-q"]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    commands = {
+        "1 thread": [*asr, *train, "--threads", "1"],
+        f"{threads} threads": [*asr, *train, "--threads", str(threads)],
+        f"{threads} processes x 1 thread (DDP)": [
+            *launcher, f"--nproc_per_node={threads}", "-m", "asr.cli", *train, "--threads", "1",
+        ],
+    }  # fmt: skip
+    seconds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, args) in enumerate(commands.items()):
+            out = Path(tmp) / str(i)
+            run_measured([*args, "--output-dir", str(out)])
+            log = (out / "log.csv").read_text().splitlines()
+            seconds[name] = float(log[-1].rsplit(",", 1)[1])
+    one = seconds["1 thread"]
+    return [
+        Row("training", f"asr train, one epoch: {name}", audio_seconds / s, "x realtime", one / s,
+            f"{audio_seconds:.0f} s audio in {s:.1f} s (epoch, start-up excluded); ratio "
+            "against 1 thread")
+        for name, s in seconds.items()
+    ]  # fmt: skip
