@@ -66,6 +66,16 @@ def _setup_logging(quiet: bool) -> None:
         os.environ["TQDM_DISABLE"] = "1"  # tqdm reads this for every bar it creates
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="asr",
@@ -79,8 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     # Only for the commands whose work is torch's: the others would silently ignore it.
     compute = argparse.ArgumentParser(add_help=False, parents=[common])
     compute.add_argument(
-        "--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's, one "
-        "per core)",
+        "--threads", type=_positive, metavar="N", help="CPU cores to use: torch threads, or for "
+        "many files (transcribe, evaluate) N one-thread worker processes (default: every core)",
     )  # fmt: skip
     sub = parser.add_subparsers(
         title="commands", required=True, metavar="COMMAND", parser_class=CommandParser

@@ -14,6 +14,7 @@ from pathlib import Path
 from asr.cli.codes import EXIT_OK
 from asr.cli.manifests import add_manifest_tools
 from asr.cli.options import add_output, add_output_dir
+from asr.cli.prepare_digits import add_digit_tools
 
 # Options are copied from parent parsers without their old spellings: add outputs to each leaf.
 _MANIFEST = "manifest to write (JSONL)"
@@ -31,7 +32,8 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
         help="import a corpus or render a synthetic one into JSONL manifests",
         description="Write JSONL manifests from corpora on disk (librispeech, commonvoice, kaldi, "
         "folder) or render synthetic ones (synth, synth-digits); fsdd builds the digits recipe's "
-        "speaker-held-out splits. Skipped entries are counted with their reasons on stderr.",
+        "speaker-held-out splits, connected joins a speaker's clips into longer utterances. "
+        "Skipped entries are counted with their reasons on stderr.",
     )
     kinds = p.add_subparsers(title="sources", required=True, metavar="SOURCE")
     importer = argparse.ArgumentParser(add_help=False, parents=[common])
@@ -56,7 +58,7 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
     synth.add_argument("--jobs", type=int, default=4, help="TTS processes at once")
     _add_synth(kinds, synth)
     _add_synth_digits(kinds, synth)
-    _add_fsdd(kinds, common)
+    add_digit_tools(kinds, common)
     add_manifest_tools(kinds, common)
 
 
@@ -239,47 +241,4 @@ def _run_synth_digits(args) -> int:
     manifest = out / "synth_digits.jsonl"
     synthesize_digits(out, manifest, config, _synth_config(args), voices, not args.quiet)
     print(manifest)
-    return EXIT_OK
-
-
-def _add_fsdd(kinds, common) -> None:
-    p = kinds.add_parser(
-        "fsdd",
-        parents=[common],
-        help="FSDD speaker-held-out splits, isolated and connected digits",
-        description="Write OUT/{train,dev,test}.jsonl and OUT/connected_{train,dev,test}.jsonl "
-        "(2-7 digits of one speaker joined with short pauses and light noise, each recording in "
-        "one split only). Give --dev-speakers/--test-speakers with no names to train on all.",
-    )
-    p.add_argument(
-        "fsdd_dir", type=Path, help="FSDD folder: manifest.jsonl, or a clone with recordings/"
-    )
-    add_output_dir(p, "folder for manifests and wavs", ("--out",), required=True)
-    p.add_argument("--dev-speakers", nargs="*", default=["yweweler"], help="dev-only speakers")
-    p.add_argument("--test-speakers", nargs="*", default=["theo"], help="test-only speakers")
-    p.add_argument("--no-connected", action="store_true", help="isolated digits only")
-    p.add_argument("--sample-rate", type=int, default=16_000, help="Hz of connected-digit wavs")
-    p.add_argument("--seed", type=int, default=0, help="seed of the connected-digit draws")
-    p.add_argument("--jobs", type=int, default=4, help="threads rendering connected digits")
-    p.set_defaults(run=_run_fsdd)
-
-
-def _run_fsdd(args) -> int:
-    from asr.corpora.digits import ConnectedConfig, prepare_fsdd
-    from asr.corpora.fsdd import index_recordings
-
-    # Absolute, so the written manifests point at the recordings from any folder.
-    source = args.fsdd_dir.resolve()
-    if not (source / "manifest.jsonl").is_file():  # a fresh clone of the public dataset
-        index = args.output_dir.resolve() / "source" / "manifest.jsonl"
-        index_recordings(source, index, progress=not args.quiet)
-        source = index.parent
-    connected = None
-    if not args.no_connected:
-        connected = ConnectedConfig(sample_rate=args.sample_rate, seed=args.seed, jobs=args.jobs)
-    manifests = prepare_fsdd(
-        source, args.output_dir, args.dev_speakers, args.test_speakers, connected, not args.quiet
-    )
-    for manifest in manifests.values():
-        print(manifest)
     return EXIT_OK

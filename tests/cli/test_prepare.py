@@ -95,6 +95,29 @@ def test_fsdd_speaker_splits_and_connected(fsdd, tmp_path, capsys):
     assert sum(len(u.text.split()) for u in connected) == len(splits["test"])
 
 
+def test_connected_joins_each_speakers_clips_with_pauses(fsdd, tmp_path, capsys):
+    out = tmp_path / "long"
+    args = ["prepare", "connected", str(fsdd / "manifest.jsonl"), "--output-dir", str(out)]
+    args += ["--words", "8-15", "--pauses", "0.5-1.0", "--sample-rate", "8000", "-q"]
+    assert main(args) == 0
+    joined = read_manifest(Path(capsys.readouterr().out.strip()))
+    clips = read_manifest(fsdd / "manifest.jsonl")
+    assert joined and all(8 <= len(u.text.split()) <= 15 for u in joined)
+    for utt in joined:  # one speaker's words, each clip's audio plus at least its pauses
+        sources = [c for c in clips if c.speaker == utt.speaker]
+        assert utt.audio_filepath.name.startswith(f"{utt.speaker}_")
+        assert sf.info(utt.audio_filepath).samplerate == 8000
+        words = len(utt.text.split())
+        assert utt.duration >= 0.5 * (words + 1) + words * min(c.duration for c in sources)
+    assert sum(len(u.text.split()) for u in joined) <= len(clips)  # each clip once at most
+
+
+def test_connected_bad_range_is_a_usage_error(fsdd, tmp_path, capsys):
+    args = ["prepare", "connected", str(fsdd / "manifest.jsonl"), "--output-dir", str(tmp_path)]
+    assert main([*args, "--words", "9-3"]) == 2
+    assert "--words 9-3" in capsys.readouterr().err
+
+
 def test_fsdd_clone_without_manifest_all_speakers_train(fsdd, tmp_path, capsys):
     """A fresh clone has recordings/ only; no held-out speakers puts everything in train."""
     clone = tmp_path / "clone" / "recordings"
