@@ -19,7 +19,7 @@ import torch
 import torchaudio.functional as AF
 from torch import Tensor
 
-__all__ = ["NO_PATH_GAP", "RejectionConfig", "confidence", "vocabulary_gap"]
+__all__ = ["NO_PATH_GAP", "RejectionConfig", "confidence", "rejects", "vocabulary_gap"]
 
 NO_PATH_GAP = 50.0  # nats per frame: a hypothesis the frames cannot hold matches nothing
 
@@ -57,4 +57,13 @@ def confidence(gap: float, text: str, config: RejectionConfig) -> float:
     words = text.split()
     if not words or any(w not in config.words for w in words):
         return 0.0
-    return 1.0 / (1.0 + math.exp(-(config.scale * gap + config.bias)))
+    z = config.scale * gap + config.bias
+    if z < 0:  # exp(-z) would overflow for a gap far out on the curve
+        return math.exp(z) / (1.0 + math.exp(z))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def rejects(confidence: float, threshold: float) -> bool:
+    """Below the threshold, or nothing of the vocabulary heard (confidence 0: an empty
+    transcript or a word outside it) whatever the threshold."""
+    return confidence < threshold or confidence == 0.0

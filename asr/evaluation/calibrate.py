@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from asr.checkpoint import load_checkpoint, save_checkpoint
-from asr.decoding.confidence import RejectionConfig, confidence, vocabulary_gap
+from asr.decoding.confidence import RejectionConfig, confidence, rejects, vocabulary_gap
 from asr.errors import AsrError
 from asr.evaluation.tune import path_beside
 from asr.inference.recognizer import Recognizer
@@ -66,10 +66,15 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50
 
 
 def pick_threshold(in_vocab: Sequence[float], max_false_rejection: float) -> float:
-    """The highest confidence that rejects at most `max_false_rejection` of `in_vocab`."""
+    """The highest confidence that rejects at most `max_false_rejection` of `in_vocab`; when the
+    zero confidences (rejected at any threshold) are already more, the lowest that rejects
+    only them."""
     scores = np.sort(np.asarray(in_vocab))
+    heard = scores[scores > 0]
+    if not len(heard):
+        return 0.5
     allowed = int(np.floor(max_false_rejection * len(scores)))  # may be rejected
-    return float(scores[allowed]) if len(scores) else 0.5
+    return float(max(scores[allowed], heard[0]))
 
 
 def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
@@ -102,11 +107,16 @@ def rejection_rates(
     iv, ov = np.asarray(in_vocab, float), np.asarray(oov, float)
     return RejectionRates(
         auroc=auroc(iv, ov),
-        in_vocab_rejected=float((iv < threshold).mean()) if len(iv) else float("nan"),
-        oov_rejected=float((ov < threshold).mean()) if len(ov) else float("nan"),
+        in_vocab_rejected=float(_rejected(iv, threshold).mean()) if len(iv) else float("nan"),
+        oov_rejected=float(_rejected(ov, threshold).mean()) if len(ov) else float("nan"),
         in_vocab=len(iv),
         oov=len(ov),
     )
+
+
+def _rejected(confidences: np.ndarray, threshold: float) -> np.ndarray:
+    """`rejects` of each confidence (n,) -> (n,) bool."""
+    return np.array([rejects(float(c), threshold) for c in confidences], dtype=bool)
 
 
 def utterance_gaps(recognizer: Recognizer, manifest: Path, batch_seconds: float) -> list[Gap]:

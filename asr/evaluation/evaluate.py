@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from asr.audio import load_audio
 from asr.config import config_to_dict
+from asr.decoding.confidence import rejects
 from asr.errors import AsrError
 from asr.evaluation.breakdown import worst_first
 from asr.evaluation.calibrate import rejection_rates
@@ -119,7 +120,7 @@ def _rejection(
     scored = [r["confidence"] for r in rows if "confidence" in r]
     summary: dict = {
         "threshold": config.threshold,
-        "rejected": sum(c < config.threshold for c in scored),
+        "rejected": sum(rejects(c, config.threshold) for c in scored),
     }
     summary["rejected_rate"] = summary["rejected"] / max(len(scored), 1)
     if oov_manifest is not None:

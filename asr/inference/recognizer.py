@@ -18,7 +18,7 @@ from asr.data import DurationBatchSampler
 from asr.decode_config import DecodeConfig, with_overrides
 from asr.decoding.align import WordTiming, align_words
 from asr.decoding.beam import Decoder, Hypothesis, build_decoder
-from asr.decoding.confidence import RejectionConfig, confidence, vocabulary_gap
+from asr.decoding.confidence import RejectionConfig, confidence, rejects, vocabulary_gap
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel_batch
 from asr.inference.quantize import for_inference
@@ -252,7 +252,7 @@ class Recognizer:
         """Confidence and rejection of a decoded file, when the checkpoint is calibrated."""
         if self.rejection is not None:
             result.confidence = confidence(gap, result.text, self.rejection)
-            result.rejected = result.confidence < self.rejection.threshold
+            result.rejected = rejects(result.confidence, self.rejection.threshold)
 
 
 def _rejection_config(ckpt: Checkpoint) -> RejectionConfig | None:

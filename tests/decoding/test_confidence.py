@@ -41,3 +41,10 @@ def test_confidence_is_logistic_in_the_gap_and_zero_outside_the_vocabulary():
     assert confidence(0.0, "one", CONFIG) > confidence(1.0, "one", CONFIG)
     assert confidence(0.0, "one three", CONFIG) == 0.0
     assert confidence(0.0, "", CONFIG) == 0.0
+
+
+def test_confidence_far_out_on_the_curve_is_a_probability():
+    """A gap the steep curve maps past exp's range: 0 < confidence, no overflow."""
+    steep = RejectionConfig(scale=-400.0, bias=2.0, threshold=0.5, words=("one",))
+    assert 0.0 <= confidence(NO_PATH_GAP, "one", steep) < 1e-300
+    assert confidence(-NO_PATH_GAP, "one", steep) == 1.0

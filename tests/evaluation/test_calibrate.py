@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from asr.decoding.confidence import rejects
 from asr.errors import AsrError
 from asr.evaluation.calibrate import auroc, fit_logistic, pick_threshold, rejection_rates
 
@@ -28,10 +29,21 @@ def test_fit_needs_both_kinds():
 
 
 def test_threshold_rejects_at_most_the_allowed_share():
-    scores = [i / 100 for i in range(100)]
+    scores = [(i + 1) / 100 for i in range(100)]
     threshold = pick_threshold(scores, 0.05)
-    assert sum(s < threshold for s in scores) == 5
-    assert sum(s < pick_threshold(scores, 0.0) for s in scores) == 0
+    assert sum(rejects(s, threshold) for s in scores) == 5
+    assert sum(rejects(s, pick_threshold(scores, 0.0)) for s in scores) == 0
+
+
+def test_zero_confidences_are_rejected_and_the_threshold_stays_above_them():
+    """Empty transcripts (confidence 0) of in-vocabulary speech, more than the allowed share:
+    the threshold then rejects them and nothing else, not nothing at all (a threshold of 0
+    would accept out-of-vocabulary speech the decoder heard no word in)."""
+    scores = [0.0] * 3 + [0.2, 0.5, 0.9] + [0.95] * 94
+    threshold = pick_threshold(scores, 0.01)
+    assert threshold == 0.2
+    assert [rejects(s, threshold) for s in scores[:4]] == [True, True, True, False]
+    assert rejects(0.0, 0.0)
 
 
 def test_rates_count_both_kinds_against_the_threshold():
