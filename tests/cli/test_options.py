@@ -149,3 +149,13 @@ def test_shipped_models_by_name(capsys):
         main(["transcribe", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "a shipped model's name: digits (default: digits)" in help_text
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_threads_must_be_a_positive_count(value, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["transcribe", "a.wav", "--threads", value])
+    assert exit.value.code == 2
+    shown = repr(value) if value == "two" else value
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"asr transcribe: error: argument --threads: {shown}: ")
