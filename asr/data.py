@@ -60,6 +60,7 @@ class SpeechDataset(Dataset):
         self.normaliser = normaliser  # with the speaker means of `utterances`, if it uses them
         self.augment, self.specaug = augment, specaug
         self.seed, self.epoch = seed, 0
+        self.failed: set[int] = set()  # indices already reported: one warning per file, not epoch
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -73,7 +74,9 @@ class SpeechDataset(Dataset):
         try:
             wave = load_audio(utt.audio_filepath, rate, self.features.min_samples)
         except AsrError as err:
-            logger.warning("skipped: %s", err)
+            if index not in self.failed:
+                self.failed.add(index)
+                logger.warning("skipped (in every epoch): %s", err)
             return None
         generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) % 2**63)
         if self.augment is not None:
