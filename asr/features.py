@@ -15,7 +15,7 @@ from asr.errors import AsrError
 
 LOG_FLOOR = 1e-10  # power floor before log, as librosa's power_to_db amin
 
-NORMALISATIONS = ("global", "utterance", "speaker")  # see asr.normalise
+NORMALISATIONS = ("global", "utterance", "speaker", "running")  # see asr.normalise
 
 __all__ = [
     "NORMALISATIONS",
@@ -37,7 +37,8 @@ class FeatureConfig:
     f_min: float = 0.0  # Hz
     f_max: float | None = None  # Hz; None means sample_rate / 2
     # What each utterance's log-mels lose before the training-set mean and std: nothing
-    # ("global"), their own mean ("utterance") or their speaker's ("speaker"); asr.normalise.
+    # ("global"), their own mean ("utterance"), their speaker's ("speaker") or, frame by frame,
+    # the mean of the frames so far ("running", for streams); asr.normalise.
     normalisation: str = "global"
 
     def __post_init__(self) -> None:

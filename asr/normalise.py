@@ -8,6 +8,10 @@ the training set's per-bin mean and std (global CMVN).
 - "speaker": the speaker's per-bin mean over all their utterances in the manifest at hand
   (Kaldi's CMN by utt2spk): a short word's own mean removes part of the word too. An utterance
   with no speaker (a file given alone) falls back to its own mean.
+- "running": each frame less the mean of the frames up to it (online CMN): the gain and
+  channel invariance of "utterance" for a stream, which cannot wait for the utterance's end.
+  Training sees the same causal means, so a stream normalises as training did from its first
+  frame (`Normaliser.streaming` carries the sums across chunks).
 
 A `Normaliser` is built once: by `fit_normaliser` on the training set, or from a checkpoint's
 statistics, and `for_speakers` adds the speaker means of the utterances about to be processed.
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -31,7 +35,21 @@ from asr.manifest import Utterance
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Normaliser", "StatsAccumulator", "fit_normaliser"]
+__all__ = ["Normaliser", "StatsAccumulator", "fit_normaliser", "running_centre"]
+
+
+def running_centre(
+    feats: Tensor, total: Tensor | None = None, count: int = 0
+) -> tuple[Tensor, Tensor, int]:
+    """feats (..., time, n_mels) less, at each frame, the mean of the frames up to it, counting
+    `count` earlier frames whose sum is `total` (..., n_mels); -> (centred, new total, count)."""
+    sums = feats.cumsum(-2)  # (..., time, n_mels)
+    if total is not None:
+        sums = sums + total.unsqueeze(-2)
+    frames = torch.arange(1, feats.shape[-2] + 1, device=feats.device) + count  # (time,)
+    centred = feats - sums / frames[:, None].to(feats)
+    last = sums[..., -1, :] if feats.shape[-2] else total
+    return centred, last, count + feats.shape[-2]
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,8 @@ class Normaliser:
         the global statistics are computed on."""
         if self.mode == "global":
             return feats
+        if self.mode == "running":
+            return running_centre(feats)[0]
         return feats - self._offset(feats.mean(0), speaker)
 
     def _offset(self, own: Tensor, speaker: str | None) -> Tensor:
@@ -71,7 +91,9 @@ class Normaliser:
         depends on its batch-mates, and the conv sees what it sees of a file alone."""
         frames = frames.to(feats.device)
         valid = torch.arange(feats.shape[1], device=feats.device) < frames[:, None]  # (batch, time)
-        if self.mode != "global":
+        if self.mode == "running":  # causal: a file's frames never see its padding
+            feats = running_centre(feats)[0]
+        elif self.mode != "global":
             own = feats.sum(1) / frames[:, None]  # (batch, n_mels): own means (padding is 0)
             if self.mode == "speaker":
                 speakers = speakers or [None] * len(feats)
@@ -79,6 +101,24 @@ class Normaliser:
             feats = feats - own.to(feats)[:, None]  # (batch, time, n_mels)
         mean, std = self.mean.to(feats.device), self.std.to(feats.device)
         return (feats - mean) / std * valid[..., None]  # (batch, time, n_mels)
+
+    def streaming(self) -> Callable[[Tensor], Tensor]:
+        """A normaliser for one stream's consecutive chunks of frames (time, n_mels): their
+        outputs joined equal `self(all frames)`. Only the causal modes can stream."""
+        if self.mode == "global":
+            return self
+        if self.mode != "running":
+            raise AsrError(
+                f"the model normalises by the {self.mode} mean, which a stream has not heard "
+                "yet; stream a model trained with normalisation = 'running' or 'global'"
+            )
+        state: list = [None, 0]  # the frames so far: their sum (n_mels,) and count
+
+        def normalise(feats: Tensor) -> Tensor:
+            centred, state[0], state[1] = running_centre(feats, *state)
+            return (centred - self.mean) / self.std
+
+        return normalise
 
     def for_speakers(self, utterances: Sequence[Utterance], config: FeatureConfig) -> Normaliser:
         """This normaliser with the speaker means of `utterances` (one pass over their audio,
@@ -102,7 +142,7 @@ def fit_normaliser(
 
     Each group (the whole set, an utterance, or a speaker, as config.normalisation says) keeps
     its own frame sums; the statistics after subtracting each group's mean follow from them, so
-    the audio is read once. "global" and "utterance" read a spread subset of at most
+    the audio is read once. "global", "utterance" and "running" read a spread subset of at most
     `max_utterances`; "speaker" reads every utterance, as a speaker's mean needs them all.
     """
     mode = config.normalisation
@@ -111,7 +151,10 @@ def fit_normaliser(
     groups: dict[object, StatsAccumulator] = {}
     for index, (utt, wave) in enumerate(_readable_waves(utterances, config, "feature stats")):
         key = _group(mode, utt, index)
-        groups.setdefault(key, StatsAccumulator(config.n_mels)).add(log_mel(wave, config))
+        feats = log_mel(wave, config)
+        if mode == "running":  # centred frame by frame: then as "global"
+            feats = running_centre(feats)[0]
+        groups.setdefault(key, StatsAccumulator(config.n_mels)).add(feats)
     if not groups:
         raise AsrError("no readable audio to compute feature statistics from")
     count = sum(g.count for g in groups.values())
@@ -119,7 +162,7 @@ def fit_normaliser(
     squares = torch.zeros(config.n_mels, dtype=torch.float64)
     for g in groups.values():
         # Frames of group g less the group mean m: sum x - n m and sum x^2 - 2 m sum x + n m^2.
-        m = g.total / g.count if mode != "global" else torch.zeros_like(g.total)
+        m = g.total / g.count if mode not in ("global", "running") else torch.zeros_like(g.total)
         total += g.total - g.count * m
         squares += g.squares - 2 * m * g.total + g.count * m.square()
     mean = total / count
@@ -132,7 +175,7 @@ def fit_normaliser(
 
 def _group(mode: str, utt: Utterance, index: int) -> object:
     """Whose mean an utterance loses: nobody's (one group), its own, or its speaker's."""
-    if mode == "global":
+    if mode in ("global", "running"):
         return None
     if mode == "speaker" and utt.speaker is not None:
         return utt.speaker

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from asr.audio import load_audio
+from asr.errors import AsrError
 from asr.features import LOG_FLOOR, FeatureConfig, log_mel
 from asr.manifest import Utterance, read_manifest
 from asr.normalise import Normaliser, StatsAccumulator, fit_normaliser
@@ -102,7 +103,7 @@ def test_speaker_means_are_frame_weighted_per_speaker(fsdd, tmp_path):
     assert utterance.for_speakers(utterances, config) is utterance  # no pass over the audio
 
 
-@pytest.mark.parametrize("mode", ["global", "utterance", "speaker"])
+@pytest.mark.parametrize("mode", ["global", "utterance", "speaker", "running"])
 def test_one_pass_statistics_equal_the_features_the_model_sees(fsdd, tmp_path, mode):
     """fit_normaliser's sums-per-group statistics equal the mean and std of the centred
     features computed directly, and its speaker means are the ones for_speakers finds."""
@@ -121,7 +122,7 @@ def test_one_pass_statistics_equal_the_features_the_model_sees(fsdd, tmp_path, m
     torch.testing.assert_close(fitted.std, centred.std(0, unbiased=False), atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("mode", ["global", "utterance", "speaker"])
+@pytest.mark.parametrize("mode", ["global", "utterance", "speaker", "running"])
 def test_batch_normalises_each_file_as_alone(mode):
     """Normaliser.batch over a padded batch: each file as the Normaliser alone would give it
     (own or speaker mean over its own frames only), padding left at zero."""
@@ -137,3 +138,24 @@ def test_batch_normalises_each_file_as_alone(mode):
     for feats, speaker, got, n in zip(files, speakers, out, frames, strict=True):
         torch.testing.assert_close(got[:n], normaliser(feats, speaker), atol=1e-5, rtol=1e-5)
         assert torch.all(got[n:] == 0)
+
+
+def test_running_mean_is_causal_and_streams_in_chunks():
+    """ "running": frame t less the mean of frames 0..t (a later frame changes nothing before
+    it), gain invariant like the utterance mean once frames have come, and chunks through
+    `streaming` give exactly the whole file's features."""
+    generator = torch.Generator().manual_seed(1)
+    feats = torch.randn(50, 4, generator=generator) * 3 - 5
+    normaliser = Normaliser("running", torch.full((4,), 0.5), torch.full((4,), 2.0))
+    whole = normaliser(feats)
+    expected = (feats - feats.cumsum(0) / torch.arange(1, 51)[:, None] - 0.5) / 2.0
+    torch.testing.assert_close(whole, expected, atol=1e-5, rtol=0)
+    changed = feats.clone()
+    changed[30:] += 10.0
+    torch.testing.assert_close(normaliser(changed)[:30], whole[:30], atol=0, rtol=0)
+    torch.testing.assert_close(normaliser(feats + 7.0), whole, atol=1e-4, rtol=0)
+    stream = normaliser.streaming()
+    pieces = [stream(feats[a:b]) for a, b in ((0, 0), (0, 1), (1, 17), (17, 17), (17, 50))]
+    torch.testing.assert_close(torch.cat(pieces), whole, atol=1e-5, rtol=0)
+    with pytest.raises(AsrError, match="utterance mean"):
+        Normaliser("utterance", torch.zeros(4), torch.ones(4)).streaming()

@@ -10,11 +10,11 @@ its state carried (`ModelStream`) and decodes:
   all blank, and at the end of the stream: the checkpoint's decoder (beam, lexicon, LM when it
   has them) over the utterance's log-probs, with timed words.
 
-Normalisation: only "global" streams. A model trained on per-utterance (or per-speaker) means
-needs the mean of audio not yet heard; a running mean would feed it features it never saw in
-training (the first frames' mean is the frames themselves), so such a model is refused rather
-than silently degraded. With global statistics each frame is normalised on arrival, exactly as
-offline, from the first frame on.
+Normalisation: "global" or "running" models stream (`Normaliser.streaming`). A model trained
+on per-utterance (or per-speaker) means needs the mean of audio not yet heard, so it is refused
+rather than silently degraded; "running" trains on each frame less the mean of the frames up to
+it, which a stream computes as the frames arrive, so each frame is normalised on arrival exactly
+as offline, from the first frame on.
 
 State is a few frames per layer plus the current utterance's log-probs, which a final clears
 (and `max_utterance_seconds` bounds), so memory is constant in the stream's length.
@@ -128,11 +128,7 @@ class Stream:
 
     def __init__(self, recognizer: Recognizer, config: StreamConfig | None = None):
         self.model = ModelStream(recognizer.model)  # refuses a bidirectional model first
-        if recognizer.normaliser.mode != "global":
-            raise AsrError(
-                f"the model normalises by the {recognizer.normaliser.mode} mean, which a stream "
-                "has not heard yet; stream a model trained with normalisation = 'global'"
-            )
+        self.normalise = recognizer.normaliser.streaming()  # and a mean not heard yet
         self.recognizer = recognizer
         self.config = config or StreamConfig()
         self.features = FeatureStream(recognizer.features)
@@ -151,12 +147,12 @@ class Stream:
     def feed(self, samples: Tensor) -> list[StreamEvent]:
         """samples (n,) at the model's rate -> the events they complete."""
         self.samples += len(samples)
-        feats = self.recognizer.normaliser(self.features.feed(samples))  # (time, n_mels)
+        feats = self.normalise(self.features.feed(samples))  # (time, n_mels)
         return self._advance(self.model.feed(feats))
 
     def finish(self) -> list[StreamEvent]:
         """The end of the stream: the last frames, and a final for any open utterance."""
-        feats = self.recognizer.normaliser(self.features.finish())
+        feats = self.normalise(self.features.finish())
         events = self._advance(self.model.feed(feats, final=True))
         return events + self._final(len(self.log_probs))
 

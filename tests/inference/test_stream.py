@@ -60,18 +60,21 @@ def test_feature_stream_equals_log_mel_of_the_whole(samples):
     torch.testing.assert_close(torch.cat(frames), log_mel(wave, FEATURES), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("normalisation", ["global", "running"])
 @pytest.mark.parametrize("cell,lookahead", CELLS)
-def test_streamed_log_probs_equal_the_offline_forward(cell, lookahead):
+def test_streamed_log_probs_equal_the_offline_forward(cell, lookahead, normalisation):
     """Features, normalisation and model state carried across random chunks: the log-probs of
     each cell type equal `Recognizer.log_probs` of the whole file (its fp32 inference model)."""
-    recognizer = random_recognizer(replace(UNI, cell=cell, lookahead=lookahead))
+    config = replace(UNI, cell=cell, lookahead=lookahead)
+    recognizer = random_recognizer(config, normalisation=normalisation)
     wave = load_audio(SPEECH, 8000)
     offline, lengths = recognizer.log_probs([wave])
     features, model = FeatureStream(FEATURES), ModelStream(recognizer.model)
+    normalise = recognizer.normaliser.streaming()
     out = []
     for chunk in _chunks(wave, 1, 1200):
-        out.append(model.feed(recognizer.normaliser(features.feed(chunk))))
-    out.append(model.feed(recognizer.normaliser(features.finish()), final=True))
+        out.append(model.feed(normalise(features.feed(chunk))))
+    out.append(model.feed(normalise(features.finish()), final=True))
     streamed = torch.cat(out)
     assert len(streamed) == int(lengths[0])
     torch.testing.assert_close(streamed, offline[0], atol=1e-4, rtol=1e-4)
