@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from asr.checkpoint import load_checkpoint
 from asr.errors import AsrError
-from asr.manifest import read_manifest
+from asr.manifest import read_manifest, write_manifest
 from benchmarks.bench import synth_decoding_rows
 
-from conftest import ROOT
+from conftest import ROOT, SHARED_DATA
 from librispeech_fixture import build_librispeech_fixture
 
 RECIPES = ROOT / "recipes"
@@ -135,3 +136,60 @@ def test_digits_recipe_end_to_end_on_a_clone(fsdd, tmp_path):
     installed = [str(target), f"{exp}/default/eval/unseen_voices/results.json"]
     assert make("digits", "-q", *installed, *args, *default, check=False).returncode == 0
     assert all(p.stat().st_mtime_ns == t for p, t in made.items())
+
+
+def _sample_corpus(source: Path, out: Path, speakers: int, keep=lambda u: True) -> None:
+    """The first `speakers` speakers (sorted) of source/manifest.jsonl whose utterances `keep`
+    holds, every utterance of theirs, written to out/manifest.jsonl with absolute paths."""
+    entries = read_manifest(source / "manifest.jsonl")
+    chosen = sorted({u.speaker for u in entries if keep(u)})[:speakers]
+    write_manifest(
+        out / "manifest.jsonl", [u for u in entries if u.speaker in chosen], relative=False
+    )
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data (speaker corpora)")
+def test_voices_recipe_end_to_end_on_a_sample_of_every_corpus(tmp_path):
+    """Every corpus split by speaker, two training stages, LM, tuning, calibration, every test
+    set and the targets table; at test size (tiny model, a few dozen speakers)."""
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "tests" / "data" / "fsdd", data / "fsdd")
+    digits = set("zero one two three four five six seven eight nine".split())
+    _sample_corpus(SHARED_DATA / "speech_commands", data / "speech_commands", 30)
+    _sample_corpus(SHARED_DATA / "speechocean762", data / "speechocean762", 12,
+                   keep=lambda u: set(u.text.split()) <= digits)  # fmt: skip
+    (data / "text").mkdir()
+    prompts = (ROOT / "tests" / "data" / "text" / "prompts.txt").read_text().splitlines()
+    (data / "text" / "prompts.txt").write_text("\n".join(prompts[:20]) + "\n")
+    exp, installed = tmp_path / "exp", tmp_path / "installed"
+    installed.mkdir()
+    args = [f"EXP={exp}", f"DATA={data}", "CONFIG=../synth/tiny.toml"]
+    args += ["FINETUNE=../synth/tiny.toml", "SYNTH_SINGLES=1", "SYNTH_STRINGS=4"]
+    args += ["SYNTH_RENDERS=1", "HARVARD_FRAC=0.2", f"DEFAULT_DIR={installed}"]
+    out = make("voices", *args).stdout
+    assert f"targets: {exp}/targets.md" in out
+    table = (exp / "targets.md").read_text()
+    for name in ("fsdd_isolated", "sc_digits", "sc_yesno", "so_digits", "isolated", "AUROC"):
+        assert f"| {name} |" in table
+    # Speaker-disjoint splits in every corpus, the same speakers for every kind of speech.
+    for corpus in ("speech_commands", "speechocean762", "fsdd"):
+        splits = {}
+        for manifest in (exp / corpus).glob("*.jsonl"):
+            split = (
+                manifest.stem.split("_")[-1] if corpus == "fsdd" else manifest.stem.split("_")[0]
+            )
+            splits.setdefault(split, set()).update(u.speaker for u in read_manifest(manifest))
+        assert {"train", "dev", "test"} <= set(splits), corpus
+        assert not splits["train"] & splits["test"] and not splits["dev"] & splits["test"]
+        assert not splits["train"] & splits["dev"], corpus
+    # Stage 2 starts from stage 1; the calibrated model carries its threshold and vocabulary.
+    plan = make("voices", "-n", "-B", f"{exp}/model/.done", *args).stdout
+    assert f"--init-from {exp}/words/best.pt" in plan
+    calibrated = load_checkpoint(exp / "model" / "calibrated.pt")
+    assert {"yes", "no", "zero"} <= set(calibrated.rejection["words"])
+    assert_up_to_date("voices", *args)
+    # default-model installs the checkpoint with its LM and lexicon beside it, and they load.
+    assert f"default model: {installed}/model.pt" in make("voices", "default-model", *args).stdout
+    shipped = load_checkpoint(installed / "model.pt")
+    assert Path(shipped.decoding.lm) == installed / "words.arpa"
+    assert Path(shipped.decoding.lexicon) == installed / "words.lex"
