@@ -1,7 +1,7 @@
 """Fit the rejection curve on dev: in-vocabulary utterances against out-of-vocabulary speech.
 
-The `gap` (see `asr.decoding.confidence`) is mapped to a probability by a one-feature logistic
-regression (Newton's method: two parameters, a few hundred points), and the threshold is the
+The gap and the foreign share (see `asr.decoding.confidence`) are mapped to a probability by a
+logistic regression (Newton's method: three parameters, a few hundred points); the threshold is the
 highest confidence that still accepts all but `max_false_rejection` of the in-vocabulary dev
 utterances, so test speakers never tune it. AUROC and both rejection rates are reported for dev
 here and for test by `evaluate`.
@@ -17,7 +17,14 @@ import numpy as np
 from tqdm import tqdm
 
 from asr.checkpoint import load_checkpoint, save_checkpoint
-from asr.decoding.confidence import RejectionConfig, confidence, rejects, vocabulary_gap
+from asr.decoding.confidence import (
+    RejectionConfig,
+    confidence,
+    foreign_ids,
+    foreign_share,
+    rejects,
+    vocabulary_gap,
+)
 from asr.errors import AsrError
 from asr.evaluation.tune import path_beside
 from asr.inference.recognizer import Recognizer
@@ -31,10 +38,11 @@ __all__ = [
     "pick_threshold",
     "rejection_rates",
     "save_calibrated",
-    "utterance_gaps",
+    "utterance_evidence",
 ]
 
-Gap = tuple[float, str]  # (vocabulary gap in nats per frame, the transcript it scores)
+# (vocabulary gap in nats per frame, foreign share, the transcript they score)
+Evidence = tuple[float, float, str]
 
 
 @dataclass(frozen=True)
@@ -47,22 +55,23 @@ class RejectionRates:
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> tuple:
-    """x (n,) feature, y (n,) 0/1 labels -> (scale, bias) of P(y=1) = sigmoid(scale*x + bias)."""
+    """x (n, k) features, y (n,) 0/1 labels -> (weights (k,), bias) of
+    P(y=1) = sigmoid(x @ weights + bias)."""
     if len(set(y.tolist())) < 2:
         raise AsrError(
             "rejection: calibration needs in-vocabulary and out-of-vocabulary utterances"
         )
-    design = np.stack([x, np.ones_like(x)], axis=1)  # (n, 2)
-    w = np.zeros(2)
+    design = np.concatenate([x, np.ones((len(x), 1))], axis=1)  # (n, k + 1)
+    w = np.zeros(design.shape[1])
     for _ in range(steps):
         p = 1 / (1 + np.exp(-np.clip(design @ w, -30, 30)))  # (n,)
         grad = design.T @ (p - y) + l2 * w
-        hess = (design * (p * (1 - p))[:, None]).T @ design + l2 * np.eye(2)
+        hess = (design * (p * (1 - p))[:, None]).T @ design + l2 * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.abs(step).max() < 1e-8:
             break
-    return float(w[0]), float(w[1])
+    return w[:-1].copy(), float(w[-1])
 
 
 def pick_threshold(in_vocab: Sequence[float], max_false_rejection: float) -> float:
@@ -119,8 +128,11 @@ def _rejected(confidences: np.ndarray, threshold: float) -> np.ndarray:
     return np.array([rejects(float(c), threshold) for c in confidences], dtype=bool)
 
 
-def utterance_gaps(recognizer: Recognizer, manifest: Path, batch_seconds: float) -> list[Gap]:
-    """(gap, transcript) of every readable utterance of `manifest`; see vocabulary_gap."""
+def utterance_evidence(
+    recognizer: Recognizer, manifest: Path, batch_seconds: float, foreign: tuple[int, ...]
+) -> list[Evidence]:
+    """(gap, foreign share, transcript) of every readable utterance of `manifest`, `foreign`
+    the ids of the characters no vocabulary word has; see asr.decoding.confidence."""
     utterances = read_manifest(manifest)
     if not utterances:
         raise AsrError(f"{manifest}: no usable utterances to calibrate on")
@@ -132,7 +144,9 @@ def utterance_gaps(recognizer: Recognizer, manifest: Path, batch_seconds: float)
         desc=f"calibrate {manifest.name}", unit="utt", disable=None,
     ):  # fmt: skip
         if t.error is None:
-            gaps.append((vocabulary_gap(t.log_probs, t.nbest[0].tokens), t.text))
+            tokens = t.nbest[0].tokens
+            gap = vocabulary_gap(t.log_probs, tokens)
+            gaps.append((gap, foreign_share(t.log_probs, foreign), t.text))
     return gaps
 
 
@@ -146,14 +160,18 @@ def calibrate(
 ) -> tuple[RejectionConfig, RejectionRates]:
     """Fit the confidence curve and threshold on dev manifests of in-vocabulary speech
     (`in_vocab`) and of other speech (`oov`), with the recognizer's decoding; their rates."""
-    positive = utterance_gaps(recognizer, in_vocab, batch_seconds)
-    negative = [g for path in oov for g in utterance_gaps(recognizer, path, batch_seconds)]
-    x = np.array([gap for gap, _ in positive + negative])
+    words = tuple(sorted(set(words)))
+    foreign = foreign_ids(recognizer.vocab.symbols, words)
+    positive = utterance_evidence(recognizer, in_vocab, batch_seconds, foreign)
+    negative = [
+        e for path in oov for e in utterance_evidence(recognizer, path, batch_seconds, foreign)
+    ]
+    x = np.array([[gap, foreign] for gap, foreign, _ in positive + negative])
     y = np.array([1.0] * len(positive) + [0.0] * len(negative))
-    scale, bias = fit_logistic(x, y)
-    fitted = RejectionConfig(scale, bias, 0.0, tuple(sorted(set(words))))
-    pos = [confidence(gap, text, fitted) for gap, text in positive]
-    neg = [confidence(gap, text, fitted) for gap, text in negative]
+    (scale, foreign_scale), bias = fit_logistic(x, y)
+    fitted = RejectionConfig(float(scale), bias, 0.0, words, float(foreign_scale))
+    pos = [confidence(*evidence, fitted) for evidence in positive]
+    neg = [confidence(*evidence, fitted) for evidence in negative]
     config = replace(fitted, threshold=pick_threshold(pos, max_false_rejection))
     return config, rejection_rates(pos, neg, config.threshold)
 

@@ -18,7 +18,14 @@ from asr.data import DurationBatchSampler
 from asr.decode_config import DecodeConfig, with_overrides
 from asr.decoding.align import WordTiming, align_words
 from asr.decoding.beam import Decoder, Hypothesis, build_decoder
-from asr.decoding.confidence import RejectionConfig, confidence, rejects, vocabulary_gap
+from asr.decoding.confidence import (
+    RejectionConfig,
+    confidence,
+    foreign_ids,
+    foreign_share,
+    rejects,
+    vocabulary_gap,
+)
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel_batch
 from asr.inference.quantize import for_inference
@@ -80,6 +87,8 @@ class Recognizer:
         self.decoder: Decoder = build_decoder(self.decoding, self.vocab)  # LM loaded once
         self.segments = segments or SegmentConfig()
         self.rejection = _rejection_config(ckpt)
+        words = self.rejection.words if self.rejection else ()
+        self.foreign = foreign_ids(self.vocab.symbols, words)  # see asr.decoding.confidence
 
     @classmethod
     def load(
@@ -211,7 +220,7 @@ class Recognizer:
             for i, nbest, lp, n in zip(batch, hyps, log_probs, lengths, strict=True):
                 result = results[i]
                 result.text, result.nbest = nbest[0].text, nbest
-                self._judge(result, vocabulary_gap(lp[:n], nbest[0].tokens))
+                self._judge(result, *self._evidence(lp[:n], nbest[0].tokens))
                 if keep_log_probs:
                     result.log_probs = lp[:n].clone()
                 if words:
@@ -233,7 +242,8 @@ class Recognizer:
         segments, result.duration = plan_segments(result.path, self.segments)
         logger.info("%s: %.0f s in %d segments", result.path, result.duration, len(segments))
         result.words = []
-        gap_sum, frames = 0.0, 0  # the file's gap: its segments' gaps weighted by their frames
+        # The file's evidence: its segments' gap and foreign share weighted by their frames.
+        evidence, frames = [0.0, 0.0], 0
         for group in _batches(segments, batch_seconds):
             waves = [read_segment(result.path, s, self.features.sample_rate) for s in group]
             log_probs, lengths = self.log_probs(waves, [speaker] * len(waves), normaliser)
@@ -243,15 +253,22 @@ class Recognizer:
                     lp[:n], nbest[0].tokens, self.vocab, self.frame_shift, seg.read_start
                 )
                 result.words.extend(own_words(timed, seg))
-                gap_sum += vocabulary_gap(lp[:n], nbest[0].tokens) * int(n)
+                for i, value in enumerate(self._evidence(lp[:n], nbest[0].tokens)):
+                    evidence[i] += value * int(n)
                 frames += int(n)
         result.text = " ".join(w.word for w in result.words)
-        self._judge(result, gap_sum / max(frames, 1))
+        self._judge(result, *(value / max(frames, 1) for value in evidence))
 
-    def _judge(self, result: Transcript, gap: float) -> None:
+    def _evidence(self, log_probs: Tensor, tokens: tuple[int, ...]) -> tuple[float, float]:
+        """(gap, foreign share) of one decoded utterance (time', vocab); zeros uncalibrated."""
+        if self.rejection is None:
+            return 0.0, 0.0
+        return vocabulary_gap(log_probs, tokens), foreign_share(log_probs, self.foreign)
+
+    def _judge(self, result: Transcript, gap: float, foreign: float) -> None:
         """Confidence and rejection of a decoded file, when the checkpoint is calibrated."""
         if self.rejection is not None:
-            result.confidence = confidence(gap, result.text, self.rejection)
+            result.confidence = confidence(gap, foreign, result.text, self.rejection)
             result.rejected = rejects(result.confidence, self.rejection.threshold)
 
 

@@ -68,7 +68,7 @@ def _calibrate_rates(stdout: str) -> tuple[float, float, float]:
 def test_calibration_is_stored_in_the_checkpoint(calibrated):
     out, *_ = calibrated
     rejection = load_checkpoint(out).rejection  # read back, not only written
-    assert set(rejection) == {"scale", "bias", "threshold", "words"}
+    assert set(rejection) == {"scale", "bias", "threshold", "words", "foreign_scale"}
     assert 0 < rejection["threshold"] < 1 and rejection["scale"] < 0
     assert "zero" in rejection["words"] and "yes" not in rejection["words"]
 

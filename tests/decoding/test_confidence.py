@@ -2,7 +2,14 @@ import math
 
 import torch
 
-from asr.decoding.confidence import NO_PATH_GAP, RejectionConfig, confidence, vocabulary_gap
+from asr.decoding.confidence import (
+    NO_PATH_GAP,
+    RejectionConfig,
+    confidence,
+    foreign_ids,
+    foreign_share,
+    vocabulary_gap,
+)
 
 CONFIG = RejectionConfig(scale=-4.0, bias=2.0, threshold=0.5, words=("one", "two"))
 
@@ -37,14 +44,32 @@ def test_gap_of_empty_and_impossible_hypotheses():
 
 
 def test_confidence_is_logistic_in_the_gap_and_zero_outside_the_vocabulary():
-    assert confidence(0.5, "one two", CONFIG) == 0.5
-    assert confidence(0.0, "one", CONFIG) > confidence(1.0, "one", CONFIG)
-    assert confidence(0.0, "one three", CONFIG) == 0.0
-    assert confidence(0.0, "", CONFIG) == 0.0
+    assert confidence(0.5, 0.0, "one two", CONFIG) == 0.5
+    assert confidence(0.0, 0.0, "one", CONFIG) > confidence(1.0, 0.0, "one", CONFIG)
+    assert confidence(0.0, 0.0, "one three", CONFIG) == 0.0
+    assert confidence(0.0, 0.0, "", CONFIG) == 0.0
+    # A checkpoint calibrated on the gap alone (foreign_scale 0) ignores the foreign share.
+    assert confidence(0.5, 0.9, "one", CONFIG) == 0.5
+    both = RejectionConfig(-4.0, 2.0, 0.5, ("one", "two"), foreign_scale=-10.0)
+    assert confidence(0.5, 0.3, "one", both) < confidence(0.5, 0.0, "one", both) == 0.5
+
+
+def test_foreign_share_is_the_mass_on_letters_no_word_spells():
+    symbols = ("<b>", " ", "e", "n", "o", "w", "l", "m")  # "one", "won": l and m are foreign
+    assert foreign_ids(symbols, ("one", "won")) == (6, 7)
+    probs = torch.tensor([
+        [1.0, 0, 0, 0, 0, 0, 0, 0],  # blank: counts for nothing
+        [0.5, 0, 0, 0.25, 0, 0, 0.25, 0],  # half spoken, half of that on "l"
+        [0.0, 0, 0.5, 0, 0, 0, 0, 0.5],
+    ])  # fmt: skip
+    log_probs = probs.clamp_min(1e-12).log()
+    assert abs(foreign_share(log_probs, (6, 7)) - 0.75 / 1.5) < 1e-5
+    assert foreign_share(log_probs, ()) == 0.0
+    assert foreign_share(log_probs[:1], (6, 7)) == 0.0  # nothing spoken
 
 
 def test_confidence_far_out_on_the_curve_is_a_probability():
     """A gap the steep curve maps past exp's range: 0 < confidence, no overflow."""
     steep = RejectionConfig(scale=-400.0, bias=2.0, threshold=0.5, words=("one",))
-    assert 0.0 <= confidence(NO_PATH_GAP, "one", steep) < 1e-300
-    assert confidence(-NO_PATH_GAP, "one", steep) == 1.0
+    assert 0.0 <= confidence(NO_PATH_GAP, 0.0, "one", steep) < 1e-300
+    assert confidence(-NO_PATH_GAP, 0.0, "one", steep) == 1.0

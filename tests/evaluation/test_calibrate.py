@@ -17,15 +17,25 @@ def test_logistic_fit_separates_small_gaps_from_large_ones():
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(0, 0.4, 100), rng.uniform(0.6, 2.0, 100)])
     y = np.array([1.0] * 100 + [0.0] * 100)
-    scale, bias = fit_logistic(x, y)
+    (scale,), bias = fit_logistic(x[:, None], y)
     assert scale < 0
     p = 1 / (1 + np.exp(-(scale * x + bias)))
     assert (p[:100] > 0.5).all() and (p[100:] < 0.5).all()
 
 
+def test_logistic_fit_uses_the_feature_that_separates():
+    """Two features, only the second of which tells the classes apart."""
+    rng = np.random.default_rng(1)
+    noise = rng.uniform(0, 1, 200)
+    signal = np.concatenate([rng.uniform(0, 0.3, 100), rng.uniform(0.5, 1.0, 100)])
+    y = np.array([1.0] * 100 + [0.0] * 100)
+    (w_noise, w_signal), _ = fit_logistic(np.stack([noise, signal], 1), y)
+    assert w_signal < 0 and abs(w_noise) < abs(w_signal) / 5
+
+
 def test_fit_needs_both_kinds():
     with pytest.raises(AsrError, match="in-vocabulary and out-of-vocabulary"):
-        fit_logistic(np.array([0.1, 0.2]), np.array([1.0, 1.0]))
+        fit_logistic(np.array([[0.1], [0.2]]), np.array([1.0, 1.0]))
 
 
 def test_threshold_rejects_at_most_the_allowed_share():
