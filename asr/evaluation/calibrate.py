@@ -75,15 +75,18 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50
 
 
 def pick_threshold(in_vocab: Sequence[float], max_false_rejection: float) -> float:
-    """The highest confidence that rejects at most `max_false_rejection` of `in_vocab`; when the
-    zero confidences (rejected at any threshold) are already more, the lowest that rejects
-    only them."""
+    """A confidence rejecting as many of `in_vocab` as `max_false_rejection` allows, midway
+    between the last rejected score and the first accepted one (a threshold equal to a dev
+    score would flip that utterance with float rounding); when the zero confidences (rejected
+    at any threshold) are already more, midway below the lowest other score."""
     scores = np.sort(np.asarray(in_vocab))
     heard = scores[scores > 0]
     if not len(heard):
         return 0.5
     allowed = int(np.floor(max_false_rejection * len(scores)))  # may be rejected
-    return float(max(scores[allowed], heard[0]))
+    if scores[allowed] == 0 or allowed == 0:
+        return float(heard[0] / 2)
+    return float((scores[allowed - 1] + scores[allowed]) / 2)
 
 
 def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:

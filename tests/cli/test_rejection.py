@@ -18,7 +18,7 @@ from asr.inference.shipped import DEFAULT_MODEL
 
 from conftest import TEST_DATA
 
-MAX_FALSE_REJECTION = 0.05  # of 20 in-vocabulary clips: the threshold may reject one
+MAX_FALSE_REJECTION = 0.05  # of ~25 in-vocabulary clips: the threshold may reject one
 
 
 def _manifest(out: Path, corpus: str, keep) -> Path:
@@ -38,11 +38,10 @@ def calibrated(tmp_path_factory):
     root = tmp_path_factory.mktemp("rejection")
     speakers = {"theo", "yweweler"}
     in_vocab = _manifest(root / "iv.jsonl", "fsdd", lambda e: e["speaker"] in speakers)
-    in_vocab.write_text("".join(in_vocab.read_text().splitlines(keepends=True)[:20]))
-    oov = root / "oov.jsonl"
-    sentences = _manifest(root / "so.jsonl", "speechocean762", lambda e: "zero" not in e["text"])
     commands = _manifest(root / "sc.jsonl", "speech_commands", lambda e: e["text"] in {"yes", "no"})
-    oov.write_text(sentences.read_text() + commands.read_text())
+    digits = "".join(in_vocab.read_text().splitlines(keepends=True)[:20])
+    in_vocab.write_text(digits + commands.read_text())  # yes and no are in its vocabulary
+    oov = _manifest(root / "oov.jsonl", "speechocean762", lambda e: "zero" not in e["text"])
     out = root / "calibrated.pt"
     stdout = io.StringIO()  # capsys is per test; this fixture is per module
     with contextlib.redirect_stdout(stdout):
@@ -70,7 +69,7 @@ def test_calibration_is_stored_in_the_checkpoint(calibrated):
     rejection = load_checkpoint(out).rejection  # read back, not only written
     assert set(rejection) == {"scale", "bias", "threshold", "words", "foreign_scale"}
     assert 0 < rejection["threshold"] < 1 and rejection["scale"] < 0
-    assert "zero" in rejection["words"] and "yes" not in rejection["words"]
+    assert {"zero", "nine", "yes", "no"} <= set(rejection["words"])
 
 
 def test_json_confidence_and_rejection_agree_with_calibration(calibrated, capsys):
@@ -81,15 +80,18 @@ def test_json_confidence_and_rejection_agree_with_calibration(calibrated, capsys
                  *_files(in_vocab), *_files(oov)])  # fmt: skip
     assert code == 0
     results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(results) == 24
+    n_in, n_oov = len(_files(in_vocab)), len(_files(oov))
+    assert len(results) == n_in + n_oov and n_oov >= 2
     for r in results:
-        assert 0 <= r["confidence"] <= 1 and r["rejected"] == (r["confidence"] < threshold)
+        assert 0 <= r["confidence"] <= 1
+        if r["confidence"] > 0 and abs(r["confidence"] - threshold) > 1e-4:  # JSON rounds
+            assert r["rejected"] == (r["confidence"] < threshold)
     # the same files decoded the same way: transcribe rejects what calibrate counted
     rejected = [r["rejected"] for r in results]
-    assert 100 * sum(rejected[:20]) / 20 == pytest.approx(in_vocab_rejected, abs=0.05)
-    assert 100 * sum(rejected[20:]) / 4 == pytest.approx(oov_rejected, abs=0.05)
-    assert sum(rejected[:20]) <= MAX_FALSE_REJECTION * 20
-    assert auroc > 0.5 and any(rejected[20:])  # better than chance at telling them apart
+    assert 100 * sum(rejected[:n_in]) / n_in == pytest.approx(in_vocab_rejected, abs=0.05)
+    assert 100 * sum(rejected[n_in:]) / n_oov == pytest.approx(oov_rejected, abs=0.05)
+    assert sum(rejected[:n_in]) <= MAX_FALSE_REJECTION * n_in
+    assert auroc > 0.5 and any(rejected[n_in:])  # better than chance at telling them apart
 
 
 def test_txt_prints_a_rejected_file_empty_with_one_note(calibrated, capsys):

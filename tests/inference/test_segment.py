@@ -180,8 +180,10 @@ def test_segments_skip_the_silence_between_regions(tmp_path):
 
 def test_real_speech_joined_into_one_long_file_reads_like_its_clips(tmp_path):
     """Real clips of four FSDD speakers and a speechocean762 digit string, joined with 2 s of
-    digital silence past the long-file threshold: the shipped model's long path is within one
-    point of its clip-by-clip WER (padding regions into the zeros made it 13.3 % vs 6.7 %)."""
+    digital silence past the long-file threshold: the shipped model's long path makes at most
+    one word error more than clip by clip, of 33 words (padding regions into the zeros made it
+    13.3 % vs 6.7 % with the 2026-11 model). The 1-point figure on 30 digit strings (~110
+    words) is `make seams`' (benchmarks/RESULTS.md)."""
     fsdd = [
         u
         for u in read_manifest(TEST_DATA / "fsdd" / "manifest.jsonl")
@@ -192,4 +194,5 @@ def test_real_speech_joined_into_one_long_file_reads_like_its_clips(tmp_path):
     recognizer = Recognizer.load(DEFAULT_MODEL)
     report = measure_seams(recognizer, clips, tmp_path / "joined.wav", gap=2.0)
     assert report.duration > recognizer.segments.max_seconds and report.segments >= len(clips)
-    assert report.long_wer <= report.clips_wer + 0.01, report.worse
+    words = sum(len(c.text.split()) for c in clips)
+    assert report.long_wer <= report.clips_wer + 1 / words + 1e-9, report.worse

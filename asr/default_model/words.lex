@@ -8,3 +8,5 @@ six	s i x |
 seven	s e v e n |
 eight	e i g h t |
 nine	n i n e |
+no	n o |
+yes	y e s |
