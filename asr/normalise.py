@@ -160,9 +160,10 @@ def fit_normaliser(
     count = sum(g.count for g in groups.values())
     total = torch.zeros(config.n_mels, dtype=torch.float64)
     squares = torch.zeros(config.n_mels, dtype=torch.float64)
-    for g in groups.values():
+    for key, g in groups.items():
         # Frames of group g less the group mean m: sum x - n m and sum x^2 - 2 m sum x + n m^2.
-        m = g.total / g.count if mode not in ("global", "running") else torch.zeros_like(g.total)
+        # The one group of the modes that take no group's mean (key None) keeps m = 0.
+        m = torch.zeros_like(g.total) if key is None else g.total / g.count
         total += g.total - g.count * m
         squares += g.squares - 2 * m * g.total + g.count * m.square()
     mean = total / count

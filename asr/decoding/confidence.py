@@ -26,8 +26,8 @@ from torch import Tensor
 from asr.text import SPACE
 
 __all__ = [
-    "NO_PATH_GAP", "RejectionConfig", "confidence", "foreign_ids", "foreign_share", "rejects",
-    "vocabulary_gap",
+    "NO_PATH_GAP", "RejectionConfig", "confidence", "evidence", "foreign_ids", "foreign_share",
+    "rejects", "vocabulary_gap",
 ]  # fmt: skip
 
 NO_PATH_GAP = 50.0  # nats per frame: a hypothesis the frames cannot hold matches nothing
@@ -74,6 +74,14 @@ def foreign_share(log_probs: Tensor, foreign: tuple[int, ...]) -> float:
     probs = log_probs.detach().float().exp()  # (time, vocab)
     spoken = float((1 - probs[:, 0]).sum())
     return float(probs[:, list(foreign)].sum()) / spoken if spoken > 1e-6 else 0.0
+
+
+def evidence(
+    log_probs: Tensor, tokens: tuple[int, ...] | list[int], foreign: tuple[int, ...]
+) -> tuple[float, float]:
+    """(gap, foreign share) of one decoded utterance: its log_probs (time, vocab), its
+    hypothesis' ids and the ids of the characters no vocabulary word has."""
+    return vocabulary_gap(log_probs, tokens), foreign_share(log_probs, foreign)
 
 
 def confidence(gap: float, foreign: float, text: str, config: RejectionConfig) -> float:

@@ -20,10 +20,9 @@ from asr.checkpoint import load_checkpoint, save_checkpoint
 from asr.decoding.confidence import (
     RejectionConfig,
     confidence,
+    evidence,
     foreign_ids,
-    foreign_share,
     rejects,
-    vocabulary_gap,
 )
 from asr.errors import AsrError
 from asr.evaluation.tune import path_beside
@@ -147,9 +146,7 @@ def utterance_evidence(
         desc=f"calibrate {manifest.name}", unit="utt", disable=None,
     ):  # fmt: skip
         if t.error is None:
-            tokens = t.nbest[0].tokens
-            gap = vocabulary_gap(t.log_probs, tokens)
-            gaps.append((gap, foreign_share(t.log_probs, foreign), t.text))
+            gaps.append((*evidence(t.log_probs, t.nbest[0].tokens, foreign), t.text))
     return gaps
 
 

@@ -21,10 +21,9 @@ from asr.decoding.beam import Decoder, Hypothesis, build_decoder
 from asr.decoding.confidence import (
     RejectionConfig,
     confidence,
+    evidence,
     foreign_ids,
-    foreign_share,
     rejects,
-    vocabulary_gap,
 )
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel_batch
@@ -263,7 +262,7 @@ class Recognizer:
         """(gap, foreign share) of one decoded utterance (time', vocab); zeros uncalibrated."""
         if self.rejection is None:
             return 0.0, 0.0
-        return vocabulary_gap(log_probs, tokens), foreign_share(log_probs, self.foreign)
+        return evidence(log_probs, tokens, self.foreign)
 
     def _judge(self, result: Transcript, gap: float, foreign: float) -> None:
         """Confidence and rejection of a decoded file, when the checkpoint is calibrated."""
