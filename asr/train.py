@@ -114,7 +114,8 @@ def _setup(
     last_path = Path(config.out_dir) / "last.pt"
     resume = load_checkpoint(last_path) if last_path.is_file() else None
     # Resuming continues the saved model; fine-tuning takes init_from's configs, not these.
-    differ = resume.differences(model_config, features) if resume and not config.init_from else []
+    fine_tuned = config.init_from is not None and not config.init_modules
+    differ = resume.differences(model_config, features) if resume and not fine_tuned else []
     if differ:
         raise AsrError(
             f"{last_path}: this output folder holds a model trained with another config "
@@ -122,7 +123,7 @@ def _setup(
         )
     init = load_checkpoint(config.init_from) if resume is None and config.init_from else None
     # The run's features: a resumed or fine-tuned model's own, else the config's.
-    restored = resume or init
+    restored = resume or (init if fine_tuned else None)
     features = restored.feature_config if restored else features
     # A fine-tuned model's alphabet grows to fit the training text (see new_checkpoint).
     train_set = training_set(config, resume.vocab if resume else None)

@@ -33,6 +33,13 @@ class TrainConfig:
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     specaug: SpecAugmentConfig | None = field(default_factory=SpecAugmentConfig)
     init_from: Path | None = None  # start from these weights (fine-tuning), not from scratch
+    # With init_from: copy only the parameters under these names (e.g. "frontend"), and keep this
+    # run's own model and features: a warm start of a new architecture from another model.
+    init_modules: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.init_modules and self.init_from is None:
+            raise AsrError("train: init_modules needs init_from, the checkpoint to copy them from")
 
 
 def configs_from_toml(

@@ -40,6 +40,7 @@ __all__ = [
     "prepare_out",
     "text_checker",
     "training_set",
+    "warm_start",
 ]
 
 
@@ -115,7 +116,7 @@ def new_checkpoint(
     `init` (config.init_from). The normaliser carries the training speakers' means."""
     if not train_set:
         raise AsrError(f"{config.train_manifest}: no usable training utterances")
-    if init is not None:
+    if init is not None and not config.init_modules:
         # Fine-tuning keeps the features, statistics and weights; the output layer grows by the
         # training text's new characters (a digits model learning yes/no and filler sentences).
         vocab, model_config, weights = grown_head(init, (u.text for u in train_set))
@@ -128,8 +129,34 @@ def new_checkpoint(
     normaliser = fit_normaliser(train_set, features, config.stats_utterances)
     model_config = dataclasses.replace(model_config, vocab_size=len(vocab), n_mels=features.n_mels)
     weights = CTCModel(model_config).state_dict()
+    if init is not None:
+        weights |= warm_start(init, weights, config.init_modules, config.init_from)
     ckpt = Checkpoint(model_config, features, vocab, normaliser.mean, normaliser.std, weights)
     return ckpt, normaliser
+
+
+def warm_start(
+    init: Checkpoint, weights: dict[str, torch.Tensor], names: Iterable[str], source: Path | None
+) -> dict[str, torch.Tensor]:
+    """init's tensors for the entries of `weights` under each of `names` (a module such as
+    "frontend", or one parameter such as "lstm.weight_ih_l0"); each name must cover at least one
+    entry, and init must hold every covered entry at the same shape."""
+    copied = {}
+    for name in names:
+        covered = [k for k in weights if k == name or k.startswith(name + ".")]
+        if not covered:
+            raise AsrError(f"init_modules: the model has no parameters under {name!r}")
+        for key in covered:
+            theirs = init.state_dict.get(key)
+            if theirs is None or theirs.shape != weights[key].shape:
+                found = "missing" if theirs is None else f"shape {tuple(theirs.shape)}"
+                raise AsrError(
+                    f"{source}: cannot initialise {key} {tuple(weights[key].shape)} from it "
+                    f"({found})"
+                )
+            copied[key] = theirs.clone()
+    logger.info("initialised %d tensors from %s: %s", len(copied), source, ", ".join(names))
+    return copied
 
 
 def grown_head(

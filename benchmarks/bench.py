@@ -187,9 +187,10 @@ def run_bench(
     rows += peers.throughput_rows(recognizers["fp32"], waves, CACHE_BUCKET, threads)
     log("DeepSpeech inference")
     train_waves = [load_audio(u.audio_filepath, rate) for u in train[:200]]
-    rows += peers.training_rows(
-        recognizers["fp32"], train_waves, [u.text for u in train[:200]], TRAIN_BATCH, threads
-    )
+    for n in (1, threads):  # per core, then on all: a recurrence splits over threads less well
+        rows += peers.training_rows(
+            recognizers["fp32"], train_waves, [u.text for u in train[:200]], TRAIN_BATCH, n
+        )
     log("training throughput")
     rows += peers.pocketsphinx_rows(waves, rate, refs)
     log("pocketsphinx")

@@ -241,6 +241,27 @@ def test_resuming_with_another_model_or_features_is_refused(
     assert len(list(csv.DictReader((tmp_path / "exp" / "log.csv").open()))) == 2
 
 
+def test_a_warm_start_keeps_its_own_architecture_and_features(straight, tmp_path, one_thread):
+    """A uni-directional, running-mean model started from the offline model's front end."""
+    configs = straight[0]
+    init = configs[0].out_dir / "best.pt"
+    offline = load_checkpoint(init)
+    train_config = dataclasses.replace(
+        configs[0], out_dir=tmp_path / "exp", epochs=1, lr=0.0, init_from=init,
+        init_modules=("frontend", "lstm.weight_ih_l0"),
+    )  # fmt: skip
+    model = dataclasses.replace(configs[1], bidirectional=False, lookahead=2)
+    features = dataclasses.replace(configs[2], normalisation="running")
+    train(train_config, model, features)
+    ckpt = load_checkpoint(tmp_path / "exp" / "last.pt")
+    assert not ckpt.model_config.bidirectional and ckpt.model_config.lookahead == 2
+    assert ckpt.feature_config.normalisation == "running"
+    for key in ("frontend.layers.0.0.weight", "lstm.weight_ih_l0"):  # lr 0: as copied
+        assert torch.equal(ckpt.state_dict[key], offline.state_dict[key]), key
+    fresh = ckpt.state_dict["lstm.weight_hh_l0"]  # not named: newly initialised
+    assert not torch.equal(fresh, offline.state_dict["lstm.weight_hh_l0"])
+
+
 def test_missing_durations_are_read_so_batches_keep_their_size(
     fsdd, tiny_config, tmp_path, one_thread
 ):

@@ -1,10 +1,15 @@
+import dataclasses
+from pathlib import Path
+
+import pytest
 import torch
 
 from asr.checkpoint import Checkpoint
+from asr.errors import AsrError
 from asr.features import FeatureConfig
 from asr.model import CTCModel, ModelConfig
 from asr.text import Vocabulary
-from asr.train_setup import grown_head
+from asr.train_setup import grown_head, warm_start
 
 CONFIG = ModelConfig(n_mels=40, vocab_size=5, conv_channels=(4,), conv_kernels=((3, 5),),
                      conv_strides=((2, 2),), lstm_hidden=8, lstm_layers=1)  # fmt: skip
@@ -37,3 +42,25 @@ def test_fine_tuning_on_text_it_can_spell_keeps_the_checkpoint_as_it_is():
     init = _checkpoint()
     vocab, config, weights = grown_head(init, ["abc", "c a b"])
     assert vocab == init.vocab and config == init.model_config and weights is init.state_dict
+
+
+def test_a_warm_start_copies_the_named_modules_and_keeps_the_new_architecture():
+    init = _checkpoint()  # bidirectional
+    uni = dataclasses.replace(CONFIG, bidirectional=False, lookahead=1)
+    torch.manual_seed(1)
+    fresh = CTCModel(uni).state_dict()
+    names = ["frontend", "lstm.weight_ih_l0", "lstm.weight_hh_l0"]
+    copied = warm_start(init, fresh, names, Path("init.pt"))
+    assert set(copied) == {k for k in fresh if k.startswith("frontend.")} | set(names[1:])
+    for key, tensor in copied.items():
+        assert torch.equal(tensor, init.state_dict[key])
+    CTCModel(uni).load_state_dict(fresh | copied)
+
+
+def test_a_warm_start_names_the_parameter_that_does_not_fit():
+    init = _checkpoint()
+    wider = CTCModel(dataclasses.replace(CONFIG, lstm_hidden=16)).state_dict()
+    with pytest.raises(AsrError, match=r"init.pt: cannot initialise lstm.weight_hh_l0 \(64, 16\)"):
+        warm_start(init, wider, ["lstm.weight_hh_l0"], Path("init.pt"))
+    with pytest.raises(AsrError, match="no parameters under 'encoder'"):
+        warm_start(init, wider, ["encoder"], Path("init.pt"))
