@@ -4,8 +4,9 @@
 prints one Markdown table (every ratio in it comes from this run) and writes the rows, with the
 machine, as JSON. Inputs: FSDD's test speaker (theo, 500 clips), a 10-minute recording made by
 concatenating those clips, 400 training clips of the other speakers, and with --synth a synth
-recipe run's test set (held-out voices reading held-out sentences); sized to finish in a few
-minutes on 2 cores.
+recipe run's test set (held-out voices reading held-out sentences), and with the shipped
+streaming model a 10-minute stream of the test clips with pauses (benchmarks.stream); sized to
+finish in a few minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from asr.corpora.digits import DEFAULT_TEST_SPEAKERS
 from asr.errors import AsrError
 from asr.inference.export import export_onnx
 from asr.inference.recognizer import Recognizer
-from asr.inference.shipped import resolve_model
+from asr.inference.shipped import SHIPPED, SHIPPED_DIR, STREAM_NAME, resolve_model
 from asr.manifest import Utterance, read_manifest, write_manifest
 from asr.text import normalize_text
-from benchmarks import peers, process, speed
+from benchmarks import peers, process, speed, stream
 from benchmarks.decode import decode_benchmark, lm_from_manifest
 from benchmarks.rows import Row, format_table, rows_to_json, wer_percent
 
@@ -45,6 +46,7 @@ LONG_SECONDS = 600.0  # the long recording: 10 minutes
 GAP_SECONDS = 0.3  # silence between concatenated clips
 CACHE_BUCKET = 16.0  # seconds of audio per inference batch: activations stay in cache on CPU
 TRAIN_BATCH = 30.0  # seconds of audio per training batch (the digits recipe's)
+STREAM_MINUTES = 10.0  # the streaming rows' stream (benchmarks.stream measures an hour too)
 
 __all__ = ["run_bench", "machine"]
 
@@ -220,6 +222,10 @@ def run_bench(
     if synth is not None:
         rows += synth_decoding_rows(synth)
     log("decoding")
+    if (SHIPPED_DIR / SHIPPED[STREAM_NAME]).is_file():
+        figures = stream.measure(test_manifest, STREAM_NAME, str(model), STREAM_MINUTES, rate)
+        rows += stream.stream_rows(figures)
+        log("streaming")
     return rows
 
 

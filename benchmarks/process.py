@@ -28,6 +28,7 @@ class Measured:
     seconds: float  # wall clock, process start to exit
     peak_rss_mib: float  # the child's own maximum resident set
     stdout: str
+    cpu_seconds: float = 0.0  # the child's user + system time
 
 
 def asr_command() -> list[str]:
@@ -36,7 +37,8 @@ def asr_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "asr.cli"]
 
 
-# Spawns the command, waits, writes "peak_rss_kib wall_seconds" to argv[1], exits as it did.
+# Spawns the command, waits, writes "peak_rss_kib wall_seconds cpu_seconds" to argv[1], exits
+# as it did.
 # A child's peak RSS starts from what its spawner had mapped (exec copies the old high-water
 # mark), so the spawner must be this small process, not the large benchmark.
 _LAUNCHER = """import os, sys, time
@@ -44,25 +46,28 @@ start = time.perf_counter()
 pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as f:
-    f.write(f"{usage.ru_maxrss} {time.perf_counter() - start}")
+    f.write(f"{usage.ru_maxrss} {time.perf_counter() - start} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_measured(args: Sequence[str], env: dict[str, str] | None = None) -> Measured:
-    """Run a command: its wall time and its own peak RSS (at most a bare Python's ~10 MiB high,
-    the launcher's share), its stdout; AsrError with the last stderr line if it fails."""
+def run_measured(
+    args: Sequence[str], env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> Measured:
+    """Run a command, `stdin` piped in: its wall and CPU time and its own peak RSS (at most a
+    bare Python's ~10 MiB high, the launcher's share), its stdout; AsrError with the last stderr
+    line if it fails."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report"
         done = subprocess.run(
             [sys.executable, "-c", _LAUNCHER, str(report), *args],
-            capture_output=True, text=True, env={**os.environ, **(env or {})},
+            input=stdin, capture_output=True, env={**os.environ, **(env or {})},
         )  # fmt: skip
         if done.returncode != 0:
-            message = done.stderr.strip().splitlines()[-1:]
+            message = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
             raise AsrError(f"{' '.join(args[:3])}...: exit {done.returncode}: {message}")
-        peak_kib, seconds = report.read_text().split()
-    return Measured(float(seconds), int(peak_kib) / 1024, done.stdout)
+        peak_kib, seconds, cpu = report.read_text().split()
+    return Measured(float(seconds), int(peak_kib) / 1024, done.stdout.decode(), float(cpu))
 
 
 def startup_rows(model: Path, clip: Path, precision: str) -> list[Row]:

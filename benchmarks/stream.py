@@ -12,8 +12,10 @@ Figures, all in audio time:
   lies inside it (the same spelling: only recognised words have a latency);
 - first partial: audio_end of the first partial of that utterance with as many words as the
   word's position in its final, minus the word's end;
-- peak RSS and CPU time of the stream process (getrusage of the child); compute RTF is the CPU
-  time of the long stream less that of a 30 s one (model loading), over the audio between;
+- peak RSS and CPU time of the stream process, its own (`benchmarks.process.run_measured`: a
+  child spawned by this large process would start from its high-water mark); compute RTF is
+  the CPU time of the long stream less that of a 30 s one (model loading), over the audio
+  between;
 - WER of the finals, and of `asr transcribe --model OFFLINE` on the same audio written as a WAV.
 """
 
@@ -22,12 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +35,11 @@ import jiwer
 import numpy as np
 
 from asr.audio import load_audio, write_audio
+from asr.errors import AsrError
 from asr.manifest import read_manifest
 from asr.text import normalize_text
+from benchmarks.process import Measured, run_measured
+from benchmarks.rows import Row
 
 GROUP_DIGITS = (1, 4)  # digits per group (an utterance between pauses)
 INNER_GAP = (0.05, 0.15)  # seconds between the digits of a group
@@ -94,18 +97,14 @@ def _speech_end(wave: np.ndarray, rate: int) -> float:
     return (loud[-1] + 1) * hop / rate
 
 
-def run_stream(command: list[str], wave: np.ndarray) -> tuple[list[dict], dict]:
-    """Pipe `wave` as raw 16-bit PCM into `command`; its JSON events and its rusage."""
+def run_stream(command: list[str], wave: np.ndarray) -> tuple[list[dict], Measured]:
+    """Pipe `wave` as raw 16-bit PCM into `command`: its JSON events, its time and memory."""
     pcm = (np.clip(wave, -1, 1) * 32767).astype("<i2").tobytes()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, input=pcm, capture_output=True, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        sys.exit(f"{' '.join(command)}: exit {done.returncode}: {done.stderr.decode()[-500:]}")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    # ru_maxrss of children is the largest child so far (KiB on Linux): streams run shortest first
-    usage = {"cpu_seconds": cpu, "peak_rss_mb": after.ru_maxrss / 1024}
-    return [json.loads(line) for line in done.stdout.decode().splitlines()], usage
+    try:
+        run = run_measured(command, stdin=pcm)
+    except AsrError as err:
+        sys.exit(str(err))
+    return [json.loads(line) for line in run.stdout.splitlines()], run
 
 
 def latencies(events: list[dict], words: list[Word]) -> tuple[list[float], list[float]]:
@@ -144,21 +143,22 @@ def offline_hypothesis(asr: list[str], model: str, wave: np.ndarray, rate: int) 
     return done.stdout
 
 
-def measure(args) -> dict:
-    wave, words, refs = build_stream(args.manifest, args.minutes * 60, args.rate, args.seed)
+def measure(
+    manifest: Path, model: str, offline: str | None, minutes: float, rate: int, seed: int = 0
+) -> dict:
+    """The figures of one stream of `minutes` built from `manifest`'s clips through `model`,
+    with `offline`'s WER on the same audio (None: not run)."""
+    wave, words, refs = build_stream(manifest, minutes * 60, rate, seed)
     asr = [sys.executable, "-m", "asr.cli"]
-    stream = [*asr, "stream", "-", "--rate", str(args.rate), "--threads", "1", "-q",
-              "--model", args.model]  # fmt: skip
-    short = wave[: round(SHORT_SECONDS * args.rate)]
-    _, short_usage = run_stream(stream, short)
-    started = time.monotonic()
-    events, usage = run_stream(stream, wave)
-    wall = time.monotonic() - started
-    seconds = len(wave) / args.rate
+    stream = [*asr, "stream", "-", "--rate", str(rate), "--threads", "1", "-q", "--model", model]
+    short = wave[: round(SHORT_SECONDS * rate)]
+    _, short_run = run_stream(stream, short)
+    events, run = run_stream(stream, wave)
+    seconds = len(wave) / rate
     finals, partial = latencies(events, words)
     reference = " ".join(refs)
     hyp = " ".join(e["text"] for e in events if e["type"] == "final")
-    offline = offline_hypothesis(asr, args.offline, wave, args.rate) if args.offline else None
+    offline_hyp = offline_hypothesis(asr, offline, wave, rate) if offline else None
     return {
         "audio_seconds": round(seconds, 1),
         "words": len(words),
@@ -168,16 +168,37 @@ def measure(args) -> dict:
         "median_first_partial_s": round(statistics.median(partial), 3) if partial else None,
         "first_partial_within_0.3s": round(float(np.mean(np.array(partial) <= 0.3)), 3)
         if partial else None,
-        "peak_rss_mb": round(usage["peak_rss_mb"]),
-        "cpu_seconds": round(usage["cpu_seconds"], 2),
-        "wall_seconds": round(wall, 1),
-        "compute_rtf": round((usage["cpu_seconds"] - short_usage["cpu_seconds"])
-                             / (seconds - len(short) / args.rate), 4),  # fmt: skip
+        "peak_rss_mb": round(run.peak_rss_mib),
+        "cpu_seconds": round(run.cpu_seconds, 2),
+        "wall_seconds": round(run.seconds, 1),
+        "compute_rtf": round((run.cpu_seconds - short_run.cpu_seconds)
+                             / (seconds - len(short) / rate), 4),  # fmt: skip
         "stream_wer": round(100 * jiwer.wer(reference, normalize_text(hyp)), 2),
-        "offline_wer": round(100 * jiwer.wer(reference, normalize_text(offline)), 2)
-        if offline is not None else None,
-        "model": args.model, "offline_model": args.offline, "manifest": str(args.manifest),
+        "offline_wer": round(100 * jiwer.wer(reference, normalize_text(offline_hyp)), 2)
+        if offline_hyp is not None else None,
+        "model": model, "offline_model": offline, "manifest": str(manifest),
     }  # fmt: skip
+
+
+def stream_rows(figures: dict) -> list[Row]:
+    """The bench's rows of one `measure`: latency, memory, compute and WER against offline."""
+    what = f"{figures['audio_seconds'] / 60:.0f} min stream of {figures['words']} digits"
+    offline = figures["offline_wer"]
+    return [
+        Row("streaming", f"median word latency, {what}", figures["median_word_latency_s"], "s",
+            None, f"p90 {figures['p90_word_latency_s']} s; target <= 0.5"),
+        Row("streaming", "first partial within 0.3 s of the word's end",
+            figures["first_partial_within_0.3s"], "share", None,
+            f"median {figures['median_first_partial_s']} s"),
+        Row("streaming", "peak RSS of asr stream -", figures["peak_rss_mb"], "MiB", None,
+            "target < 1024 for an hour"),
+        Row("streaming", "compute RTF, 1 thread", figures["compute_rtf"], "RTF", None,
+            "CPU time less a 30 s stream's (start-up); target <= 0.05"),
+        Row("streaming", f"WER of the finals ({figures['model']})", figures["stream_wer"],
+            "WER %", figures["stream_wer"] / offline if offline else None,
+            f"ratio against offline {figures['offline_model']}: {offline} %; "
+            "target <= 1.5x (+1 point)"),
+    ]  # fmt: skip
 
 
 def main() -> None:
@@ -190,7 +211,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
-    figures = measure(args)
+    figures = measure(
+        args.manifest, args.model, args.offline or None, args.minutes, args.rate, args.seed
+    )
     text = json.dumps(figures, indent=2)
     print(text)
     if args.output:

@@ -27,6 +27,7 @@ from benchmarks.speed import (
     matmul_gflops,
     rtf_rows,
 )
+from benchmarks.stream import Word, latencies, stream_rows
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +144,43 @@ def test_load_rows_time_each_precision(checkpoint, tmp_path):
     rows = load_rows(tmp_path / "model.pt", ("fp32", "int8"))
     _well_formed(rows, 2)
     assert "int8" in rows[1].name
+
+
+def test_stream_latency_counts_recognised_words_from_their_end():
+    words = [Word("one", 1.0, 1.4), Word("two", 1.5, 1.9), Word("six", 3.0, 3.3)]
+    events = [
+        {"type": "partial", "text": "one", "audio_end": 1.5},
+        {"type": "partial", "text": "one two", "audio_end": 2.0},
+        {
+            "type": "final",
+            "text": "one two",
+            "audio_end": 2.3,
+            "words": [
+                {"word": "one", "start": 1.1, "end": 1.3},
+                {"word": "two", "start": 1.6, "end": 1.8},
+            ],
+        },  # fmt: skip
+        {
+            "type": "final",
+            "text": "five",
+            "audio_end": 3.7,
+            "words": [
+                {"word": "five", "start": 3.1, "end": 3.2},  # misrecognised: no latency
+            ],
+        },  # fmt: skip
+    ]
+    finals, first_partial = latencies(events, words)
+    assert finals == pytest.approx([0.9, 0.4]) and first_partial == pytest.approx([0.1, 0.1])
+
+
+def test_stream_rows_give_the_finals_wer_against_offline():
+    figures = {
+        "audio_seconds": 600.0, "words": 10, "median_word_latency_s": 0.35,
+        "p90_word_latency_s": 1.0, "first_partial_within_0.3s": 1.0,
+        "median_first_partial_s": -0.3, "peak_rss_mb": 650, "compute_rtf": 0.025,
+        "stream_wer": 30.0, "offline_wer": 20.0, "model": "s.pt", "offline_model": "digits",
+    }  # fmt: skip
+    rows = stream_rows(figures)
+    assert [r.section for r in rows] == ["streaming"] * 5
+    assert rows[-1].value == 30.0 and rows[-1].ratio == pytest.approx(1.5)
+    assert stream_rows({**figures, "offline_wer": None})[-1].ratio is None
