@@ -113,7 +113,8 @@ def _setup(
     """Data, model and optimizer, fresh or restored from out_dir/last.pt."""
     last_path = Path(config.out_dir) / "last.pt"
     resume = load_checkpoint(last_path) if last_path.is_file() else None
-    # Resuming continues the saved model; fine-tuning takes init_from's configs, not these.
+    # Resuming continues the saved model; fine-tuning takes init_from's configs, not these (a
+    # warm start of init_modules keeps these).
     fine_tuned = config.init_from is not None and not config.init_modules
     differ = resume.differences(model_config, features) if resume and not fine_tuned else []
     if differ:

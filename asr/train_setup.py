@@ -113,7 +113,8 @@ def new_checkpoint(
     init: Checkpoint | None,
 ) -> tuple[Checkpoint, Normaliser]:
     """Vocabulary and normalisation statistics from the training set; fresh, or the weights of
-    `init` (config.init_from). The normaliser carries the training speakers' means."""
+    `init` (config.init_from), all of them or, for a warm start, those under
+    config.init_modules. The normaliser carries the training speakers' means."""
     if not train_set:
         raise AsrError(f"{config.train_manifest}: no usable training utterances")
     if init is not None and not config.init_modules:

@@ -56,12 +56,16 @@ class CommandParser(argparse.ArgumentParser):
         return namespace, extras
 
 
-def add_model(p: argparse.ArgumentParser, what: str = "checkpoint (.pt) or ONNX model", **kw):
-    """`--model`: a file, or the name of a model shipped with asr (see asr.inference.shipped)."""
+def add_model(
+    p: argparse.ArgumentParser, what: str = "checkpoint (.pt) or ONNX model",
+    default_name: str | None = None, **kw,
+):  # fmt: skip
+    """`--model`: a file, or the name of a model shipped with asr (see asr.inference.shipped);
+    without it, the shipped `default_name` (None: the default model)."""
     from asr.inference.shipped import DEFAULT_NAME, SHIPPED
 
     names = ", ".join(SHIPPED)
-    default = "" if kw.get("required") else f" (default: {DEFAULT_NAME})"
+    default = "" if kw.get("required") else f" (default: {default_name or DEFAULT_NAME})"
     help = f"{what}, or a shipped model's name: {names}{default}"
     return p.add_argument("--model", metavar="MODEL", help=help, **kw)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from asr.cli.codes import EXIT_OK
 from asr.cli.options import add_model
+from asr.inference.shipped import STREAM_NAME
 
 logger = logging.getLogger("asr")
 
@@ -26,10 +27,11 @@ def add_stream(sub, common) -> None:
         "audio_end, words: [{word, start, end, confidence}]} (finals carry words); a final at "
         "each pause and at the end. FILE is audio, or - for stdin: a WAV stream, or raw 16-bit "
         "little-endian mono PCM with --rate (`arecord -f S16_LE -r 16000 | asr stream - --rate "
-        "16000`). Needs a uni-directional model with global normalisation; others are refused.",
+        "16000`). Needs a uni-directional model (running or global normalisation); others are "
+        "refused.",
     )
     p.add_argument("input", help="audio file, or - for stdin")
-    add_model(p)
+    add_model(p, default_name=STREAM_NAME)
     p.add_argument(
         "--rate",
         type=int,
@@ -52,7 +54,7 @@ def _run_stream(args) -> int:
 
     if args.rate is not None and args.input != "-":
         raise UsageError("--rate describes raw PCM on stdin; give - as the input")
-    model_path = resolve_model(args.model)
+    model_path = resolve_model(args.model, STREAM_NAME)
     logger.info("model: %s", model_path)
     recognizer = Recognizer.load(model_path)
     stream = Stream(recognizer, StreamConfig(endpoint_seconds=args.endpoint_seconds))

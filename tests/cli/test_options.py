@@ -148,7 +148,10 @@ def test_shipped_models_by_name(capsys):
     with pytest.raises(SystemExit):
         main(["transcribe", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "a shipped model's name: digits (default: digits)" in help_text
+    assert "a shipped model's name: digits, digits-stream (default: digits)" in help_text
+    with pytest.raises(SystemExit):
+        main(["stream", "--help"])
+    assert "(default: digits-stream)" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two"])

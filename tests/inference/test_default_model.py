@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import logging
 
+import jiwer
+
 from asr.checkpoint import load_checkpoint
 from asr.cli import main
 from asr.corpora.digits import DIGIT_WORDS
-from asr.inference.shipped import DEFAULT_MODEL
+from asr.inference.shipped import DEFAULT_MODEL, SHIPPED, SHIPPED_DIR, STREAM_NAME
 from asr.manifest import read_manifest
 
 from conftest import ROOT
@@ -47,3 +49,29 @@ def test_default_model_recognises_samples_and_unseen_voices(tmp_path, capsys):
     words = sum(r["ref_words"] for r in rows)
     assert sum(r["errors"] for r in rows) <= 0.1 * words
     assert sum(r["errors"] for r in unseen) <= 0.15 * sum(r["ref_words"] for r in unseen)
+
+
+def test_the_shipped_streaming_model_is_small_causal_and_asr_streams_default(capsys, caplog):
+    path = SHIPPED_DIR / SHIPPED[STREAM_NAME]
+    assert path.stat().st_size < 2_000_000  # bytes
+    ckpt = load_checkpoint(path)
+    assert not ckpt.model_config.bidirectional and ckpt.feature_config.normalisation == "running"
+    sample = SAMPLES / "synth_flite-slt_five-one-nine.wav"  # a voice family held out of training
+    with caplog.at_level(logging.INFO, logger="asr"):
+        assert main(["stream", str(sample), "--format", "txt"]) == 0
+    assert str(path) in caplog.text
+    assert capsys.readouterr().out == "five one nine\n"
+
+
+def test_the_streaming_models_finals_are_its_offline_transcripts(capsys):
+    """On the digit strings read by held-out voices, the stream's finals (one per pause) are
+    what `asr transcribe` gives with the same model, and mostly right."""
+    rows = [u for u in read_manifest(SAMPLES / "manifest.jsonl") if " " in u.text]
+    errors = 0
+    for u in rows:
+        assert main(["stream", str(u.audio_filepath), "--format", "txt", "-q"]) == 0
+        streamed = " ".join(capsys.readouterr().out.split())  # its finals, one line each
+        assert main(["transcribe", "--model", STREAM_NAME, str(u.audio_filepath), "-q"]) == 0
+        assert capsys.readouterr().out.split("\t")[1].strip() == streamed
+        errors += jiwer.process_words(u.text, streamed).wer * len(u.text.split())
+    assert errors <= 0.15 * sum(len(u.text.split()) for u in rows)
