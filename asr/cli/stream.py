@@ -25,10 +25,10 @@ def add_stream(sub, common) -> None:
         help="recognise a file or stdin as it arrives (uni-directional models)",
         description="Write one JSON line per event on stdout: {type: partial|final, text, "
         "audio_end, words: [{word, start, end, confidence}]} (finals carry words); a final at "
-        "each pause and at the end. FILE is audio, or - for stdin: a WAV stream, or raw 16-bit "
-        "little-endian mono PCM with --rate (`arecord -f S16_LE -r 16000 | asr stream - --rate "
-        "16000`). Needs a uni-directional model (running or global normalisation); others are "
-        "refused.",
+        "each pause and at the end (empty when a partial held no word). FILE is audio, or - "
+        "for stdin: a WAV stream, or raw 16-bit little-endian mono PCM with --rate "
+        "(`arecord -f S16_LE -r 16000 | asr stream - --rate 16000`). Needs a uni-directional "
+        "model (running or global normalisation); others are refused.",
     )
     p.add_argument("input", help="audio file, or - for stdin")
     add_model(p, default_name=STREAM_NAME)
@@ -84,5 +84,5 @@ def _emit(events, fmt: str) -> None:
     for event in events:
         if fmt == "json":
             print(json.dumps(event.to_dict()), flush=True)
-        elif event.type == "final":
+        elif event.type == "final" and event.text:
             print(event.text, flush=True)

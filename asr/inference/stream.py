@@ -8,7 +8,8 @@ its state carried (`ModelStream`) and decodes:
   `partial_seconds` of audio while an utterance is open;
 - a final at each pause, when `endpoint_seconds` of output frames after the last character are
   all blank, and at the end of the stream: the checkpoint's decoder (beam, lexicon, LM when it
-  has them) over the utterance's log-probs, with timed words.
+  has them) over the utterance's log-probs, with timed words; an empty one when that decoder
+  finds no word where a partial was shown, so that the partial does not stay on screen.
 
 Normalisation: "global" or "running" models stream (`Normaliser.streaming`). A model trained
 on per-utterance (or per-speaker) means needs the mean of audio not yet heard, so it is refused
@@ -190,12 +191,14 @@ class Stream:
         """Decode this utterance's first `frames` output frames as a final; start the next."""
         log_probs, self.log_probs = self.log_probs[:frames], self.log_probs[frames:]
         start, self.start = self.start, self.start + frames
-        self.text, self.partial_at = "", self.audio_end
+        shown, self.text, self.partial_at = self.text, "", self.audio_end
         if frames == 0:
             return []
         best = self.recognizer.decoder(log_probs[None], torch.tensor([frames]))[0][0]
         if not best.text.strip():
-            return []
+            # A partial on screen is withdrawn by an empty final (the decoder found no word in
+            # what greedy spelled); an utterance nobody saw ends silently.
+            return [StreamEvent("final", "", self.audio_end)] if shown else []
         shift = self.recognizer.frame_shift
         words = align_words(log_probs, best.tokens, self.recognizer.vocab, shift, start * shift)
         return [StreamEvent("final", best.text.strip(), self.audio_end, words)]

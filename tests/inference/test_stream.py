@@ -7,6 +7,7 @@ import torch
 
 from asr.audio import load_audio
 from asr.checkpoint import Checkpoint
+from asr.decode_config import DecodeConfig
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel
 from asr.inference.recognizer import Recognizer
@@ -156,3 +157,22 @@ def test_event_json_lines_carry_the_protocol_fields():
                 assert word["start"] <= word["end"] and 0 <= word["confidence"] <= 1
         else:
             assert line["words"] == []
+
+
+def test_a_partial_the_decoder_finds_no_word_in_is_withdrawn_by_an_empty_final(tmp_path):
+    """A lexicon beam whose word costs more than any path gains outputs nothing: each utterance
+    that showed a partial still ends in a final, with empty text and no words."""
+    lexicon = tmp_path / "one.lex"
+    lexicon.write_text("cab\tc a b |\n")
+    greedy = random_recognizer(replace(UNI, cell="gru", lookahead=1), head_scale=10.0)
+    beam = Recognizer(
+        greedy.checkpoint, DecodeConfig(method="beam", lexicon=lexicon, word_score=-1e4)
+    )
+    wave = load_audio(SPEECH, 8000)
+    config = StreamConfig(endpoint_seconds=0.1)
+    shown = [e for e in _stream(greedy, wave, config) if e.type == "final"]
+    events = _stream(beam, wave, config)
+    finals = [e for e in events if e.type == "final"]
+    assert len(finals) == len(shown) > 1
+    assert all(e.text == "" and e.words == [] for e in finals)
+    assert events[-1].type == "final"
