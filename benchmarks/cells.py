@@ -10,6 +10,8 @@ RESULTS.md):
 - gradient flow: the norm of d(log-prob at the last frame)/d(input frame t), at initialisation,
   over a 10 s input, as the ratio of the first second's to the last second's (how far back a
   loss reaches);
+- with `--trained DIR` (the digits recipe's `$(EXP)/cells`), the same gradient reach of each
+  trained model there (DIR/CELL-DIRECTION/model/best.pt), in eval mode;
 - clipping: a plain uni RNN trained for `--steps` steps on ~10 s inputs (connected digits of the
   manifest joined), with and without clipping at 5: gradient-norm median, max, steps clipped,
   non-finite steps, mean loss of the last 10 steps.
@@ -28,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from asr.audio import load_audio
+from asr.checkpoint import load_checkpoint
 from asr.features import FeatureConfig, log_mel
 from asr.manifest import read_manifest
 from asr.model import CTCModel, ModelConfig
@@ -87,12 +90,23 @@ def inference_rtf(model: CTCModel) -> float:
 
 def gradient_reach(model: CTCModel, seconds: int = 10) -> float:
     """||d log-prob(last frame) / d input|| over the first second / over the last second."""
-    feats = torch.randn(1, seconds * FRAMES_PER_SECOND, 40, requires_grad=True)
+    noise = torch.Generator().manual_seed(0)  # the same input for every model
+    feats = torch.randn(1, seconds * FRAMES_PER_SECOND, 40, generator=noise, requires_grad=True)
     log_probs, _ = model(feats, torch.tensor([feats.shape[1]]))  # (1, time', vocab)
     log_probs[0, -1, 1:].logsumexp(-1).backward()  # any character at the last frame
     per_frame = feats.grad[0].norm(dim=-1)  # (time,)
     first, last = per_frame[:FRAMES_PER_SECOND].sum(), per_frame[-FRAMES_PER_SECOND:].sum()
     return float(first / last)
+
+
+def trained_reach(folder: Path) -> dict[str, float]:
+    """Gradient reach of each trained checkpoint under `folder`, by its folder's name."""
+    reach = {}
+    for path in sorted(folder.glob("*/model/best.pt")):
+        ckpt = load_checkpoint(path)
+        model = ckpt.build_model()  # eval mode, no dropout: the model as it decodes
+        reach[path.parts[-3]] = float(f"{gradient_reach(model):.2e}")
+    return reach
 
 
 def long_batches(manifest: Path, vocab: Vocabulary, seconds: float, batch: int):
@@ -150,9 +164,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, required=True, help="connected digits")
     parser.add_argument("--steps", type=int, default=60, help="training steps per clipping run")
+    parser.add_argument("--trained", type=Path, help="folder of the trained cells (cells.mk)")
     parser.add_argument("-o", "--output", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    trained = trained_reach(args.trained) if args.trained else {}
+    if trained:
+        print(json.dumps({"trained_gradient_reach_10s": trained}), flush=True)
     target, rows = params(BASE), []
     for cell in ("rnn", "gru", "lstm"):
         for bidirectional in (False, True):
@@ -172,7 +190,8 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps({"cells": rows, "clipping": clipping}, indent=2) + "\n")
+        result = {"cells": rows, "clipping": clipping, "trained_gradient_reach_10s": trained}
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
