@@ -1,12 +1,13 @@
 """Long recordings against their clips: does the long path lose words at its seams?
 
 Clips of a corpus (speechocean762's digit strings by default) are joined into one file with
-`gap` seconds of digital silence between them and transcribed twice with the same model and
+`gap` seconds of digital silence (or of a room's noise, `noise_db` dBFS) between them and
+transcribed twice with the same model and
 decoding: clip by clip, and as one long file (segments, `asr.inference.segment`). Each long-path
 word is given back to the clip whose span holds its midpoint, so the per-clip errors show where
 words were lost: at a segment's edge, in a clip that speech regions cut, or everywhere.
 
-    python -m benchmarks.seams DATA/speechocean762/manifest.jsonl --clips 30 --gap 2
+    python -m benchmarks.seams DATA/speechocean762/manifest.jsonl --clips 30 --gap 2 --noise-db -60
 """
 
 from __future__ import annotations
@@ -55,27 +56,41 @@ def digit_clips(manifest: Path, count: int, seed: int = 0) -> list[Utterance]:
 
 
 def join_clips(
-    clips: Sequence[Utterance], out: Path, sample_rate: int, gap: float
+    clips: Sequence[Utterance],
+    out: Path,
+    sample_rate: int,
+    gap: float,
+    noise_db: float | None = None,
 ) -> list[tuple[float, float]]:
-    """Write the clips to `out`, `gap` seconds of silence before each and at the end; returns
-    each clip's (start, end) in seconds."""
-    silence = np.zeros(round(gap * sample_rate), dtype=np.float32)
+    """Write the clips to `out`, `gap` seconds of silence before each and at the end (white
+    noise at `noise_db` dBFS RMS, seeded, when given; else zeros); returns each clip's
+    (start, end) in seconds."""
+    rms = 0.0 if noise_db is None else 10 ** (noise_db / 20)
+    noise = np.random.default_rng(0)
+
+    def silence() -> np.ndarray:
+        return (noise.standard_normal(round(gap * sample_rate)) * rms).astype(np.float32)
+
     parts, spans, t = [], [], 0.0
     for clip in clips:
         wave = load_audio(Path(clip.audio_filepath), sample_rate).numpy()
-        parts += [silence, wave]
+        parts += [silence(), wave]
         spans.append((t + gap, t + gap + len(wave) / sample_rate))
         t = spans[-1][1]
-    parts.append(silence)
+    parts.append(silence())
     write_audio(out, np.concatenate(parts), sample_rate)
     return spans
 
 
 def measure_seams(
-    recognizer: Recognizer, clips: Sequence[Utterance], out: Path, gap: float
+    recognizer: Recognizer,
+    clips: Sequence[Utterance],
+    out: Path,
+    gap: float,
+    noise_db: float | None = None,
 ) -> SeamReport:
     """Transcribe `clips` one by one and joined into `out`; compare the two."""
-    spans = join_clips(clips, out, recognizer.features.sample_rate, gap)
+    spans = join_clips(clips, out, recognizer.features.sample_rate, gap, noise_db)
     singles = [t.text for t in recognizer.transcribe(list(clips))]
     long = next(recognizer.transcribe([out]))
     if long.error:
@@ -119,6 +134,9 @@ def _main() -> None:
     parser.add_argument("--model", default=None, help="checkpoint or shipped name (default)")
     parser.add_argument("--clips", type=int, default=30, help="digit strings joined")
     parser.add_argument("--gap", type=float, default=2.0, help="seconds of silence between")
+    parser.add_argument(
+        "--noise-db", type=float, default=None, help="noise in the gaps, dBFS (default: zeros)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="which clips are drawn")
     parser.add_argument("--out", type=Path, default=Path("build/seams.wav"), help="joined file")
     args = parser.parse_args()
@@ -129,7 +147,11 @@ def _main() -> None:
     recognizer = Recognizer.load(resolve_model(args.model))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = measure_seams(
-        recognizer, digit_clips(args.manifest, args.clips, args.seed), args.out, args.gap
+        recognizer,
+        digit_clips(args.manifest, args.clips, args.seed),
+        args.out,
+        args.gap,
+        args.noise_db,
     )
     print(
         f"clips {report.clips_wer:.1%} (del {report.clips_deletions})  "
