@@ -178,9 +178,9 @@ def add_tune(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "tune",
         parents=[common],
-        help="grid-search LM weight and word score on a dev manifest",
-        description="Decode a dev manifest with beam search and an LM at every LM weight and "
-        "word score of the grid; store the lowest-WER setting in the checkpoint's decoding "
+        help="grid-search tail, LM weight and word score on a dev manifest",
+        description="Decode a dev manifest with beam search and an LM at every tail, LM weight "
+        "and word score of the grid; store the lowest-WER setting in the checkpoint's decoding "
         "config, which transcribe and evaluate then use by default.",
     )
     add_model(p, "checkpoint (.pt) to tune", required=True)
@@ -196,6 +196,11 @@ def add_tune(sub, common: argparse.ArgumentParser) -> None:
         "--word-scores", type=_floats, default=(-2.0, -1.0, 0.0, 1.0, 2.0),
         help="comma-separated grid (default -2,-1,0,1,2); write --word-scores=-1,0,1 when it "
         "starts with a minus",
+    )  # fmt: skip
+    p.add_argument(
+        "--tails", type=_floats, default=(0.0, 0.05, 0.1, 0.2),
+        help="comma-separated seconds of silence appended to each input (default 0,0.05,0.1,0.2; "
+        "a uni-directional model keeps 0)",
     )  # fmt: skip
     p.add_argument(
         "--beam-size", type=int, default=DEFAULTS.beam_size, help="hypotheses kept per frame"
@@ -223,16 +228,16 @@ def _run_tune(args) -> int:
     base = DecodeConfig(method="beam", beam_size=args.beam_size, lm=args.lm, lexicon=args.lexicon)
     result = tune(
         Recognizer.load(model), args.manifest, base, args.lm_weights, args.word_scores,
-        args.batch_seconds,
+        args.batch_seconds, args.tails,
     )  # fmt: skip
     for row in result.grid:
-        print(f"lm_weight {row['lm_weight']:g}\tword_score {row['word_score']:g}\t"
-              f"WER {100 * row['wer']:.2f}%")  # fmt: skip
+        print(f"tail {row['tail_seconds']:g}\tlm_weight {row['lm_weight']:g}\t"
+              f"word_score {row['word_score']:g}\tWER {100 * row['wer']:.2f}%")  # fmt: skip
     out = args.output or model
     save_tuned(model, out, result, args.manifest)
     print(
-        f"best: lm_weight {result.best.lm_weight:g} word_score {result.best.word_score:g} "
-        f"WER {100 * result.wer:.2f}% -> {out}",
+        f"best: tail {result.best.tail_seconds:g} lm_weight {result.best.lm_weight:g} "
+        f"word_score {result.best.word_score:g} WER {100 * result.wer:.2f}% -> {out}",
         file=sys.stderr,
     )
     return EXIT_OK

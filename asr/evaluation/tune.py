@@ -1,6 +1,7 @@
-"""Tune beam search on a dev manifest: grid search of LM weight and word score by corpus WER.
+"""Tune beam search on a dev manifest: grid search of tail, LM weight and word score by corpus WER.
 
-The acoustic model runs once; every grid point only re-decodes the kept log-probs. The best
+The acoustic model runs once per tail (DecodeConfig.tail_seconds); every other grid point only
+re-decodes the kept log-probs. The best
 setting becomes the checkpoint's `decoding` (a DecodeConfig), which `asr transcribe` and
 `asr evaluate` use unless told otherwise.
 """
@@ -45,7 +46,7 @@ __all__ = [
 class TuneResult:
     best: DecodeConfig
     wer: float  # corpus WER of `best` on the dev manifest
-    grid: tuple[dict, ...]  # {"lm_weight", "word_score", "wer"} per point, in search order
+    grid: tuple[dict, ...]  # {"tail_seconds", "lm_weight", "word_score", "wer"} per point, in order
 
 
 def dev_log_probs(
@@ -94,22 +95,35 @@ def tune(
     lm_weights: Sequence[float],
     word_scores: Sequence[float],
     batch_seconds: float = 120.0,
+    tails: Sequence[float] = (0.0,),
 ) -> TuneResult:
-    """Try every (lm_weight, word_score) with `base`'s other settings; lowest WER wins.
+    """Try every (tail, lm_weight, word_score) with `base`'s other settings; lowest WER wins.
 
-    Ties go to the earlier grid point, so list the values you prefer first.
+    Ties go to the earlier grid point, so list the values you prefer first. A uni-directional
+    model keeps no tail: its stream's finals must equal its offline output, and a stream has no
+    utterance mean for a tail to lower.
     """
     if base.method != "beam":
         raise AsrError("tuning needs beam decoding (an LM weight means nothing to greedy)")
-    log_probs, refs = dev_log_probs(recognizer, manifest, batch_seconds)
+    if not recognizer.checkpoint.model_config.bidirectional:
+        tails = (0.0,)
     grid, best, best_wer = [], base, float("inf")
-    points = [(w, s) for w in lm_weights for s in word_scores]
-    for weight, score in tqdm(points, desc="tune", unit="setting", disable=None):
-        config = dataclasses.replace(base, lm_weight=weight, word_score=score, nbest=1)
-        hyps = decode_texts(build_decoder(config, recognizer.vocab), log_probs)
-        wer = corpus_rates(refs, hyps)[0]
-        grid.append({"lm_weight": weight, "word_score": score, "wer": wer})
-        logger.debug("lm_weight %g word_score %g: WER %.2f%%", weight, score, 100 * wer)
+    points = [(t, w, s) for t in tails for w in lm_weights for s in word_scores]
+    log_probs: dict[float, tuple[list[Tensor], list[str]]] = {}  # by tail: one forward each
+    for tail, weight, score in tqdm(points, desc="tune", unit="setting", disable=None):
+        config = dataclasses.replace(
+            base, tail_seconds=tail, lm_weight=weight, word_score=score, nbest=1
+        )
+        if tail not in log_probs:
+            log_probs = {
+                tail: dev_log_probs(recognizer.with_decoding(config), manifest, batch_seconds)
+            }
+        lps, refs = log_probs[tail]
+        wer = corpus_rates(refs, decode_texts(build_decoder(config, recognizer.vocab), lps))[0]
+        grid.append({"tail_seconds": tail, "lm_weight": weight, "word_score": score, "wer": wer})
+        logger.debug(
+            "tail %g lm_weight %g word_score %g: WER %.2f%%", tail, weight, score, 100 * wer
+        )
         if wer < best_wer:
             best, best_wer = config, wer
     return TuneResult(best, best_wer, tuple(grid))

@@ -105,6 +105,10 @@ class Recognizer:
             ckpt, with_overrides(ckpt.decoding, **decoding), device=device, precision=precision
         )
 
+    def with_decoding(self, decoding: DecodeConfig) -> Recognizer:
+        """The same model and segmenting with other decoding settings (the weights are shared)."""
+        return Recognizer(self.checkpoint, decoding, self.segments, self.device, model=self.model)
+
     @property
     def frame_shift(self) -> float:
         """Seconds per output frame."""
@@ -120,12 +124,17 @@ class Recognizer:
         waves: Sequence[Tensor],
         speakers: Sequence[str | None] | None = None,
         normaliser: Normaliser | None = None,
+        tail: bool = True,
     ) -> tuple[Tensor, Tensor]:
         """waves: list of (samples,) -> normalised feats (batch, time, n_mels), lengths (batch,).
 
         speakers: each wave's speaker, whose mean `normaliser` (default: the checkpoint's, with
-        no speaker means) subtracts when the model normalises by speaker."""
+        no speaker means) subtracts when the model normalises by speaker. `tail`: append the
+        tuned silence (DecodeConfig.tail_seconds), as for whole files, not long-file segments."""
         normaliser = normaliser or self.normaliser
+        if tail and self.decoding.tail_seconds:
+            tail = torch.zeros(round(self.decoding.tail_seconds * self.features.sample_rate))
+            waves = [torch.cat([w, tail.to(w)]) for w in waves]
         samples = torch.tensor([len(w) for w in waves])  # (batch,)
         # One STFT over the padded batch on the model's device, not one per file in Python.
         padded = pad_sequence(list(waves), batch_first=True).to(self.device)  # (batch, samples)
@@ -141,9 +150,10 @@ class Recognizer:
         waves: Sequence[Tensor],
         speakers: Sequence[str | None] | None = None,
         normaliser: Normaliser | None = None,
+        tail: bool = True,
     ) -> tuple[Tensor, Tensor]:
         """waves: list of (samples,) -> log-probs (batch, time', vocab), lengths (batch,)."""
-        feats, lengths = self.features_of(waves, speakers, normaliser)
+        feats, lengths = self.features_of(waves, speakers, normaliser, tail)
         log_probs, out_lengths = self.model(feats, lengths)
         return log_probs.cpu(), out_lengths.cpu()
 
@@ -245,7 +255,11 @@ class Recognizer:
         evidence, frames = [0.0, 0.0], 0
         for group in _batches(segments, batch_seconds):
             waves = [read_segment(result.path, s, self.features.sample_rate) for s in group]
-            log_probs, lengths = self.log_probs(waves, [speaker] * len(waves), normaliser)
+            # No tail: a segment keeps the pauses around its speech (SegmentConfig.pad_ms), and
+            # the tail was tuned on whole clips (30 speechocean762 test strings joined with 2 s
+            # gaps, 2026-12 default: 20.5 % WER with it, 16.1 % without, 15.2 % clip by clip).
+            speakers = [speaker] * len(waves)
+            log_probs, lengths = self.log_probs(waves, speakers, normaliser, tail=False)
             hyps = self.decoder(log_probs, lengths)
             for seg, nbest, lp, n in zip(group, hyps, log_probs, lengths, strict=True):
                 timed = align_words(

@@ -37,10 +37,11 @@ def test_tune_stores_the_best_grid_point_in_the_checkpoint(
     argv = ["tune", "--model", str(connected), "--manifest", str(dev), "--lm", str(arpa)]
     argv += ["--lexicon", str(lexicon), "--output", str(out)]
     with caplog.at_level(logging.INFO, logger="asr"):
-        assert main([*argv, "--lm-weights=0,2", "--word-scores=-1,1", "--beam-size", "20"]) == 0
+        grid = ["--lm-weights=0,2", "--word-scores=-1,1", "--tails=0,0.1", "--beam-size", "20"]
+        assert main([*argv, *grid]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if "WER" in line]
-    assert len(rows) == 4
-    grid_logs = [r for r in caplog.records if r.getMessage().startswith("lm_weight")]
+    assert len(rows) == 8 and sum(row.startswith("tail 0.1\t") for row in rows) == 4
+    grid_logs = [r for r in caplog.records if r.getMessage().startswith("tail")]
     assert grid_logs == []  # the grid is printed once, on stdout
     wers = [float(row.split("WER ")[1].rstrip("%")) for row in rows]
     tuned = load_checkpoint(out)
@@ -49,10 +50,28 @@ def test_tune_stores_the_best_grid_point_in_the_checkpoint(
     assert decoding.lm == arpa.resolve()
     assert 100 * tuned.metadata["tuned"]["wer"] == pytest.approx(min(wers), abs=0.01)
     assert (decoding.lm_weight, decoding.word_score) in {(0, -1), (0, 1), (2, -1), (2, 1)}
+    assert decoding.tail_seconds in {0.0, 0.1}
     assert load_checkpoint(connected).decoding is None  # --output leaves the original alone
     recognizer = Recognizer.load(out)
     assert recognizer.decoding_settings()["decoder"] == "beam"  # the tuned setting is the default
-    assert Recognizer.load(out, method="greedy").decoding.lm is None
+    greedy = Recognizer.load(out, method="greedy").decoding
+    assert greedy.lm is None and greedy.tail_seconds == decoding.tail_seconds  # the model's
+
+
+def test_a_tail_of_silence_is_appended_to_every_input_and_only_when_asked(connected, dev):
+    from asr.audio import load_audio
+    from asr.decode_config import DecodeConfig
+    from asr.manifest import read_manifest
+
+    plain = Recognizer.load(connected)
+    tailed = plain.with_decoding(DecodeConfig(tail_seconds=0.1))
+    wave = load_audio(read_manifest(dev)[0].audio_filepath, plain.features.sample_rate)
+    _, frames = plain.features_of([wave])
+    feats, tailed_frames = tailed.features_of([wave])
+    assert int(tailed_frames[0] - frames[0]) == 10  # 0.1 s at the 10 ms hop
+    assert feats.shape[1] == int(tailed_frames[0])
+    transcript = next(tailed.transcribe([read_manifest(dev)[0]]))
+    assert transcript.duration == pytest.approx(len(wave) / plain.features.sample_rate)
 
 
 def test_decode_benchmark_rows(connected, lm_files, dev):
