@@ -173,7 +173,11 @@ def test_pauses_at_a_room_noise_floor_part_regions_though_not_far_below_the_spee
     energy = np.full(3000, -24.0)  # speech at -24 dB ...
     energy[1000:1200] = energy[2000:2200] = -60.0  # ... with 2 s pauses of a -60 dB room
     assert silence_level(energy, SegmentConfig()) == pytest.approx(-54.0)  # floor + 6 dB
-    assert speech_regions(energy, frames, SegmentConfig()) == [(0, 1020), (1180, 2020), (2180, 3000)]
+    assert speech_regions(energy, frames, SegmentConfig()) == [
+        (0, 1020),
+        (1180, 2020),
+        (2180, 3000),
+    ]
     energy[1000:1200] = energy[2000:2200] = -40.0  # pauses only 16 dB down: kept as speech
     assert speech_regions(energy, frames, SegmentConfig()) == [(0, 3000)]
 
