@@ -148,7 +148,7 @@ def _worst_posteriorgrams(
             path, features.sample_rate, features.min_samples, seconds=POSTERIORGRAM_SECONDS
         )
         speakers = [readable[i]["speaker"]]
-        log_probs, lengths = recognizer.log_probs([wave], speakers, normaliser)
+        log_probs, lengths = recognizer.log_probs([wave], speakers, normaliser, tail=False)
         posteriors.append(
             Posteriorgram(
                 audio_filepath=readable[i]["audio_filepath"],
