@@ -1,9 +1,8 @@
 """Tune beam search on a dev manifest: grid search of tail, LM weight and word score by corpus WER.
 
 The acoustic model runs once per tail (DecodeConfig.tail_seconds); every other grid point only
-re-decodes the kept log-probs. The best
-setting becomes the checkpoint's `decoding` (a DecodeConfig), which `asr transcribe` and
-`asr evaluate` use unless told otherwise.
+re-decodes the kept log-probs. The best setting becomes the checkpoint's `decoding` (a
+DecodeConfig), which `asr transcribe` and `asr evaluate` use unless told otherwise.
 """
 
 from __future__ import annotations
@@ -108,24 +107,21 @@ def tune(
     if not recognizer.checkpoint.model_config.bidirectional:
         tails = (0.0,)
     grid, best, best_wer = [], base, float("inf")
-    points = [(t, w, s) for t in tails for w in lm_weights for s in word_scores]
-    log_probs: dict[float, tuple[list[Tensor], list[str]]] = {}  # by tail: one forward each
-    for tail, weight, score in tqdm(points, desc="tune", unit="setting", disable=None):
-        config = dataclasses.replace(
-            base, tail_seconds=tail, lm_weight=weight, word_score=score, nbest=1
-        )
-        if tail not in log_probs:
-            log_probs = {
-                tail: dev_log_probs(recognizer.with_decoding(config), manifest, batch_seconds)
-            }
-        lps, refs = log_probs[tail]
-        wer = corpus_rates(refs, decode_texts(build_decoder(config, recognizer.vocab), lps))[0]
-        grid.append({"tail_seconds": tail, "lm_weight": weight, "word_score": score, "wer": wer})
-        logger.debug(
-            "tail %g lm_weight %g word_score %g: WER %.2f%%", tail, weight, score, 100 * wer
-        )
-        if wer < best_wer:
-            best, best_wer = config, wer
+    points = [(w, s) for w in lm_weights for s in word_scores]
+    for tail in tails:
+        tailed = dataclasses.replace(base, tail_seconds=tail, nbest=1)
+        lps, refs = dev_log_probs(recognizer.with_decoding(tailed), manifest, batch_seconds)
+        for weight, score in tqdm(
+            points, desc=f"tune, tail {tail:g} s", unit="setting", disable=None
+        ):
+            config = dataclasses.replace(tailed, lm_weight=weight, word_score=score)
+            hyps = decode_texts(build_decoder(config, recognizer.vocab), lps)
+            wer = corpus_rates(refs, hyps)[0]
+            point = {"tail_seconds": tail, "lm_weight": weight, "word_score": score}
+            grid.append({**point, "wer": wer})
+            logger.debug("%s: WER %.2f%%", point, 100 * wer)
+            if wer < best_wer:
+                best, best_wer = config, wer
     return TuneResult(best, best_wer, tuple(grid))
 
 

@@ -133,8 +133,8 @@ class Recognizer:
         tuned silence (DecodeConfig.tail_seconds), as for whole files, not long-file segments."""
         normaliser = normaliser or self.normaliser
         if tail and self.decoding.tail_seconds:
-            tail = torch.zeros(round(self.decoding.tail_seconds * self.features.sample_rate))
-            waves = [torch.cat([w, tail.to(w)]) for w in waves]
+            silence = torch.zeros(round(self.decoding.tail_seconds * self.features.sample_rate))
+            waves = [torch.cat([w, silence.to(w)]) for w in waves]
         samples = torch.tensor([len(w) for w in waves])  # (batch,)
         # One STFT over the padded batch on the model's device, not one per file in Python.
         padded = pad_sequence(list(waves), batch_first=True).to(self.device)  # (batch, samples)
