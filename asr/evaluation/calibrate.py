@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from asr.checkpoint import load_checkpoint, save_checkpoint
+from asr.config import config_to_dict
 from asr.decoding.confidence import (
     RejectionConfig,
     confidence,
@@ -188,6 +189,6 @@ def save_calibrated(model: Path, out: Path, config: RejectionConfig, rates: Reje
                 if getattr(ckpt.decoding, key) is not None
             },
         )
-    ckpt.rejection = {**asdict(config), "words": list(config.words)}
+    ckpt.rejection = config_to_dict(config)
     ckpt.metadata = {**ckpt.metadata, "rejection_dev": asdict(rates)}
     save_checkpoint(out, ckpt)

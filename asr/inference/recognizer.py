@@ -13,7 +13,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from asr.audio import audio_duration, load_audio
 from asr.checkpoint import Checkpoint, load_checkpoint
-from asr.config import config_to_dict
+from asr.config import config_from_dict, config_to_dict
 from asr.data import DurationBatchSampler
 from asr.decode_config import DecodeConfig, with_overrides
 from asr.decoding.align import WordTiming, align_words
@@ -28,7 +28,13 @@ from asr.decoding.confidence import (
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel_batch
 from asr.inference.quantize import for_inference
-from asr.inference.segment import Segment, SegmentConfig, own_words, plan_segments, read_segment
+from asr.inference.segment import (
+    SegmentConfig,
+    own_words,
+    plan_segments,
+    read_segment,
+    segment_batches,
+)
 from asr.manifest import Utterance
 from asr.model import CTCModel
 from asr.normalise import Normaliser
@@ -85,7 +91,9 @@ class Recognizer:
         self.decoding: DecodeConfig = decoding or ckpt.decoding or DecodeConfig()
         self.decoder: Decoder = build_decoder(self.decoding, self.vocab)  # LM loaded once
         self.segments = segments or SegmentConfig()
-        self.rejection = _rejection_config(ckpt)
+        self.rejection = (
+            config_from_dict(RejectionConfig, ckpt.rejection) if ckpt.rejection else None
+        )
         words = self.rejection.words if self.rejection else ()
         self.foreign = foreign_ids(self.vocab.symbols, words)  # see asr.decoding.confidence
 
@@ -253,7 +261,7 @@ class Recognizer:
         result.words = []
         # The file's evidence: its segments' gap and foreign share weighted by their frames.
         evidence, frames = [0.0, 0.0], 0
-        for group in _batches(segments, batch_seconds):
+        for group in segment_batches(segments, batch_seconds):
             waves = [read_segment(result.path, s, self.features.sample_rate) for s in group]
             # No tail: a segment keeps the pauses around its speech (SegmentConfig.pad_ms), and
             # the tail was tuned on whole clips (30 speechocean762 test strings joined with 2 s
@@ -285,25 +293,6 @@ class Recognizer:
             result.rejected = rejects(result.confidence, self.rejection.threshold)
 
 
-def _rejection_config(ckpt: Checkpoint) -> RejectionConfig | None:
-    if not ckpt.rejection:
-        return None
-    values = dict(ckpt.rejection)
-    return RejectionConfig(**{**values, "words": tuple(values["words"])})
-
-
 def _utterance(item: Path | Utterance) -> Utterance:
     """A bare path is a file of unknown speaker."""
     return item if isinstance(item, Utterance) else Utterance(Path(item), 0.0, "")
-
-
-def _batches(segments: list[Segment], batch_seconds: float) -> Iterator[list[Segment]]:
-    """Consecutive segments, at most `batch_seconds` of read audio per batch (at least one)."""
-    batch: list[Segment] = []
-    for seg in segments:
-        if batch and sum(s.read_end - s.read_start for s in batch + [seg]) > batch_seconds:
-            yield batch
-            batch = []
-        batch.append(seg)
-    if batch:
-        yield batch

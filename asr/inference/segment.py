@@ -38,6 +38,7 @@ __all__ = [
     "own_words",
     "plan_segments",
     "read_segment",
+    "segment_batches",
     "silence_level",
     "speech_regions",
 ]
@@ -183,3 +184,15 @@ def own_words(words: Sequence[WordTiming], segment: Segment) -> Iterator[WordTim
     for word in words:
         if segment.start <= (word.start + word.end) / 2 < segment.end:
             yield word
+
+
+def segment_batches(segments: list[Segment], batch_seconds: float) -> Iterator[list[Segment]]:
+    """Consecutive segments, at most `batch_seconds` of read audio per batch (at least one)."""
+    batch: list[Segment] = []
+    for seg in segments:
+        if batch and sum(s.read_end - s.read_start for s in batch + [seg]) > batch_seconds:
+            yield batch
+            batch = []
+        batch.append(seg)
+    if batch:
+        yield batch
