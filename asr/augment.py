@@ -1,4 +1,4 @@
-"""Waveform augmentation for training: speed and volume perturbation, additive noise.
+"""Waveform augmentation for training: silence padding, speed and volume perturbation, noise.
 
 Pure functions over (samples,) tensors driven by an explicit torch.Generator, so a resumed run
 draws the same perturbations as an uninterrupted one.
@@ -21,6 +21,10 @@ class AugmentConfig:
     gain_db: float = 6.0  # volume drawn uniformly in +-gain_db
     noise_prob: float = 0.5  # chance of adding white noise to an utterance
     snr_db: tuple[float, float] = (10.0, 40.0)  # signal-to-noise range of that noise
+    # Seconds of silence drawn in this range for each end: the utterance mean the features
+    # subtract moves with the share of silence, and corpora differ in it (FSDD is cut tight,
+    # Speech Commands has pauses), so the model learns words whatever that share is.
+    pad_seconds: tuple[float, float] = (0.0, 0.0)
 
 
 def _uniform(low: float, high: float, generator: torch.Generator) -> float:
@@ -30,15 +34,19 @@ def _uniform(low: float, high: float, generator: torch.Generator) -> float:
 def augment_wave(
     wave: torch.Tensor, sample_rate: int, config: AugmentConfig, generator: torch.Generator
 ) -> torch.Tensor:
-    """wave (samples,) -> perturbed wave (samples',); speed changes the length."""
+    """wave (samples,) -> perturbed wave (samples',); speed and padding change the length."""
     speed = config.speeds[int(torch.randint(len(config.speeds), (), generator=generator))]
     if speed != 1.0:
         # Resampling to rate/speed and playing at rate shifts tempo and pitch, like sox speed.
         wave = resample(wave, round(sample_rate * speed), sample_rate)
     wave = wave * 10 ** (_uniform(-config.gain_db, config.gain_db, generator) / 20)
+    power = wave.square().mean().clamp(min=1e-10)  # of the speech: the padding is not signal
+    if config.pad_seconds[1] > 0:
+        before = round(_uniform(*config.pad_seconds, generator) * sample_rate)
+        after = round(_uniform(*config.pad_seconds, generator) * sample_rate)
+        wave = torch.nn.functional.pad(wave, (before, after))  # digital silence, noisy below
     if float(torch.rand((), generator=generator)) < config.noise_prob:
         snr = _uniform(*config.snr_db, generator)
-        power = wave.square().mean().clamp(min=1e-10)
         noise = torch.randn(wave.shape, generator=generator)
         wave = wave + noise * (power / 10 ** (snr / 10)).sqrt()
     return wave

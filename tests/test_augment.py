@@ -22,3 +22,22 @@ def test_gain_range_and_seed():
     assert (ratios >= 10 ** (-6 / 20) - 1e-4).all() and (ratios <= 10 ** (6 / 20) + 1e-4).all()
     again = augment_wave(wave, 16000, config, torch.Generator().manual_seed(3))
     torch.testing.assert_close(again, outs[3])
+
+
+def test_padding_adds_silence_at_each_end_and_noise_keeps_the_speech_snr():
+    wave = torch.sin(torch.arange(8000) * 0.05 + 0.3)  # no zero sample: the start is found
+    config = AugmentConfig(speeds=(1.0,), gain_db=0.0, noise_prob=0.0, pad_seconds=(0.1, 0.3))
+    lengths = set()
+    for seed in range(10):
+        out = augment_wave(wave, 8000, config, torch.Generator().manual_seed(seed))
+        start = int(out.nonzero()[0])
+        assert 800 <= start <= 2400 and 1600 <= len(out) - 8000 <= 4800
+        torch.testing.assert_close(out[start : start + 8000], wave)
+        lengths.add(len(out))
+    assert len(lengths) > 5  # drawn, not fixed
+    noisy = AugmentConfig(speeds=(1.0,), gain_db=0.0, noise_prob=1.0, snr_db=(20.0, 20.0),
+                          pad_seconds=(0.5, 0.5))  # fmt: skip
+    out = augment_wave(wave, 8000, noisy, torch.Generator().manual_seed(0))
+    noise = out[:4000]  # the padding before the speech holds the noise alone
+    snr = 10 * torch.log10(wave.square().mean() / noise.square().mean())
+    assert abs(float(snr) - 20) < 1
