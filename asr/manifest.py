@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -138,10 +139,12 @@ def write_manifest(path: Path, utterances: Iterable[Utterance], relative: bool =
     with tmp.open("w", encoding="utf-8") as f:
         for utt in utterances:
             entry = asdict(utt)
-            audio = Path(utt.audio_filepath)
-            if relative and audio.is_absolute():
+            # A relative path reaches its file from the working directory, not from this
+            # manifest's folder: written as it is, it would name a file that is not there.
+            audio = Path(os.path.abspath(utt.audio_filepath))
+            if relative:
                 try:
-                    audio = audio.relative_to(path.parent.resolve())
+                    audio = audio.relative_to(Path(os.path.abspath(path.parent)))
                 except ValueError:
                     pass
             entry["audio_filepath"] = str(audio)

@@ -1,5 +1,6 @@
 import json
 import logging
+from pathlib import Path
 
 from asr.manifest import Utterance, read_manifest, write_manifest
 
@@ -15,6 +16,26 @@ def test_round_trip_with_relative_paths(tmp_path):
     first = json.loads(manifest.read_text().splitlines()[0])
     assert first == {"audio_filepath": "a.wav", "duration": 1.5, "text": "hello", "speaker": "s1"}
     assert read_manifest(manifest) == utts
+
+
+def test_a_manifest_read_by_a_relative_path_is_rewritten_where_its_files_are(tmp_path, monkeypatch):
+    # As a recipe does with DATA=../../data: the utterances' paths are relative to the working
+    # directory, and the manifest written from them lies in another folder.
+    data, work = tmp_path / "data", tmp_path / "recipe"
+    (data / "audio").mkdir(parents=True)
+    work.mkdir()
+    (data / "audio" / "a.wav").write_bytes(b"x")
+    (data / "m.jsonl").write_text(
+        '{"audio_filepath": "audio/a.wav", "duration": 1, "text": "hi"}\n'
+    )
+    monkeypatch.chdir(work)
+    utts = read_manifest(Path("../data/m.jsonl"))
+    assert not utts[0].audio_filepath.is_absolute()
+    write_manifest(Path("exp/split/train.jsonl"), utts)
+    again = read_manifest(Path("exp/split/train.jsonl"))
+    assert [u.audio_filepath.resolve() for u in again] == [(data / "audio" / "a.wav").resolve()]
+    write_manifest(Path("../data/copy.jsonl"), utts)  # beside its files: relative again
+    assert json.loads((data / "copy.jsonl").read_text())["audio_filepath"] == "audio/a.wav"
 
 
 def test_bad_lines_are_skipped_with_line_numbers(tmp_path, caplog):

@@ -3,6 +3,7 @@ only downstream stages redone after a change, `help` and `clean`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -149,7 +150,9 @@ def test_voices_recipe_end_to_end_on_a_sample_of_every_corpus(tmp_path):
     (data / "text" / "prompts.txt").write_text("\n".join(prompts[:20]) + "\n")
     exp, installed = tmp_path / "exp", tmp_path / "installed"
     installed.mkdir()
-    args = [f"EXP={exp}", f"DATA={data}", "CONFIG=../synth/tiny.toml"]
+    # DATA relative, as the recipe's default is: the split manifests must still find the audio.
+    relative = os.path.relpath(data, ROOT / "recipes" / "voices")
+    args = [f"EXP={exp}", f"DATA={relative}", "CONFIG=../synth/tiny.toml"]
     args += ["FINETUNE=../synth/tiny.toml", "SYNTH_SINGLES=1", "SYNTH_STRINGS=4"]
     args += ["SYNTH_RENDERS=1", "HARVARD_FRAC=0.2", f"DEFAULT_DIR={installed}"]
     out = make("voices", *args).stdout
@@ -157,6 +160,10 @@ def test_voices_recipe_end_to_end_on_a_sample_of_every_corpus(tmp_path):
     table = (exp / "targets.md").read_text()
     for name in ("fsdd_isolated", "sc_digits", "sc_yesno", "so_digits", "isolated", "AUROC"):
         assert f"| {name} |" in table
+    # Every corpus reaches the dev set: its split manifests name files that exist.
+    dev = read_manifest(exp / "dev.jsonl")
+    for corpus in ("speech_commands", "speechocean762", "fsdd"):
+        assert any(f"/{corpus}/" in str(u.audio_filepath.resolve()) for u in dev), corpus
     # Speaker-disjoint splits in every corpus, the same speakers for every kind of speech.
     for corpus in ("speech_commands", "speechocean762", "fsdd"):
         splits = {}
