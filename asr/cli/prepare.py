@@ -56,6 +56,13 @@ def add_prepare(sub, common: argparse.ArgumentParser) -> None:
     synth.add_argument("--renders", type=int, default=3, help="voices reading each prompt")
     synth.add_argument("--seed", type=int, default=0, help="seed of voice and prompt choices")
     synth.add_argument("--jobs", type=int, default=4, help="TTS processes at once")
+    synth.add_argument(
+        "--families", help="comma-separated voice families to use, e.g. flite-slt (default: all)"
+    )
+    synth.add_argument(
+        "--exclude-families",
+        help="comma-separated voice families to leave out, to test on them later (default: none)",
+    )
     _add_synth(kinds, synth)
     _add_synth_digits(kinds, synth)
     add_digit_tools(kinds, common)
@@ -176,6 +183,18 @@ def _synth_config(args, **fields):
     )  # fmt: skip
 
 
+def _voices(args) -> list:
+    """The installed voices that --families and --exclude-families leave."""
+    from asr.corpora.voices import list_voices
+
+    voices = list_voices()
+    if args.families:
+        voices = [v for v in voices if v.family in args.families.split(",")]
+    if args.exclude_families:
+        voices = [v for v in voices if v.family not in args.exclude_families.split(",")]
+    return voices
+
+
 def _add_synth(kinds, synth) -> None:
     p = kinds.add_parser(
         "synth",
@@ -201,7 +220,7 @@ def _run_synth(args) -> int:
         dev_frac=args.dev_frac, test_frac=args.test_frac,
     )  # fmt: skip
     for manifest in synthesize_corpus(
-        args.prompts, args.output_dir, config, None, not args.quiet
+        args.prompts, args.output_dir, config, _voices(args), not args.quiet
     ).values():
         print(manifest)
     return EXIT_OK
@@ -217,28 +236,16 @@ def _add_synth_digits(kinds, synth) -> None:
     )
     p.add_argument("--singles-per-digit", type=int, default=40, help="voices reading each digit")
     p.add_argument("--strings", type=int, default=400, help="random digit strings (2-7 digits)")
-    p.add_argument(
-        "--families", help="comma-separated voice families to use, e.g. flite-slt (default: all)"
-    )
-    p.add_argument(
-        "--exclude-families", help="comma-separated voice families to leave out (default: none)"
-    )
     add_output_dir(p, _SYNTH_DIR, ("--out",), required=True)
     p.set_defaults(run=_run_synth_digits)
 
 
 def _run_synth_digits(args) -> int:
     from asr.corpora.synth_digits import SynthDigitsConfig, synthesize_digits
-    from asr.corpora.voices import list_voices
 
-    voices = list_voices()
-    if args.families:
-        voices = [v for v in voices if v.family in args.families.split(",")]
-    if args.exclude_families:
-        voices = [v for v in voices if v.family not in args.exclude_families.split(",")]
     config = SynthDigitsConfig(args.singles_per_digit, args.strings)
     out = args.output_dir
     manifest = out / "synth_digits.jsonl"
-    synthesize_digits(out, manifest, config, _synth_config(args), voices, not args.quiet)
+    synthesize_digits(out, manifest, config, _synth_config(args), _voices(args), not args.quiet)
     print(manifest)
     return EXIT_OK

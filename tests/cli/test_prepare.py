@@ -195,9 +195,14 @@ def test_synth_holds_out_voices_and_sentences(tmp_path, capsys):
     out = tmp_path / "synth"
     argv = ["synth", str(prompts), "--output-dir", str(out), "--max-voices", "8", "--renders", "1"]
     argv += ["--dev-voices", "1", "--test-voices", "1", "--sample-rate", "8000", "-q"]
+    argv += ["--families", "espeak+f2,espeak+f5,espeak+m7,espeak+default"]
+    argv += ["--exclude-families", "espeak+f5"]
     assert len(_run(capsys, *argv)) == 3
     splits = {name: read_manifest(out / f"{name}.jsonl") for name in ("train", "dev", "test")}
     assert all(splits.values())
+    speakers = {u.speaker for split in splits.values() for u in split}
+    assert not any(s.endswith("+f5") for s in speakers)
+    assert all(s.endswith(("+f2", "+m7")) or "+" not in s for s in speakers)
     assert not {u.speaker for u in splits["test"]} & {u.speaker for u in splits["train"]}
     assert not {u.text for u in splits["test"]} & {u.text for u in splits["train"]}
 
