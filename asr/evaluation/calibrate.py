@@ -1,10 +1,10 @@
 """Fit the rejection curve on dev: in-vocabulary utterances against out-of-vocabulary speech.
 
-The gap and the foreign share (see `asr.decoding.confidence`) are mapped to a probability by a
-logistic regression (Newton's method: three parameters, a few hundred points); the threshold is the
-highest confidence that still accepts all but `max_false_rejection` of the in-vocabulary dev
-utterances, so test speakers never tune it. AUROC and both rejection rates are reported for dev
-here and for test by `evaluate`.
+The gap, the foreign share and the entropy (see `asr.decoding.confidence`) are mapped to a
+probability by a logistic regression (Newton's method: four parameters, a few hundred points);
+the threshold is the highest confidence that still accepts all but `max_false_rejection` of the
+in-vocabulary dev utterances, so test speakers never tune it. AUROC and both rejection rates
+are reported for dev here and for test by `evaluate`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tqdm import tqdm
 from asr.checkpoint import load_checkpoint, save_checkpoint
 from asr.config import config_to_dict
 from asr.decoding.confidence import (
+    Evidence,
     RejectionConfig,
     confidence,
     evidence,
@@ -41,8 +42,7 @@ __all__ = [
     "utterance_evidence",
 ]
 
-# (vocabulary gap in nats per frame, foreign share, the transcript they score)
-Evidence = tuple[float, float, str]
+Scored = tuple[Evidence, str]  # an utterance's evidence and the transcript it scores
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,9 @@ def _rejected(confidences: np.ndarray, threshold: float) -> np.ndarray:
 
 def utterance_evidence(
     recognizer: Recognizer, manifest: Path, batch_seconds: float, foreign: tuple[int, ...]
-) -> list[Evidence]:
-    """(gap, foreign share, transcript) of every readable utterance of `manifest`, `foreign`
-    the ids of the characters no vocabulary word has; see asr.decoding.confidence."""
+) -> list[Scored]:
+    """(evidence, transcript) of every readable utterance of `manifest`, `foreign` the ids of
+    the characters no vocabulary word has; see asr.decoding.confidence."""
     utterances = read_manifest(manifest)
     if not utterances:
         raise AsrError(f"{manifest}: no usable utterances to calibrate on")
@@ -147,7 +147,7 @@ def utterance_evidence(
         desc=f"calibrate {manifest.name}", unit="utt", disable=None,
     ):  # fmt: skip
         if t.error is None:
-            gaps.append((*evidence(t.log_probs, t.nbest[0].tokens, foreign), t.text))
+            gaps.append((evidence(t.log_probs, t.nbest[0].tokens, foreign), t.text))
     return gaps
 
 
@@ -167,12 +167,14 @@ def calibrate(
     negative = [
         e for path in oov for e in utterance_evidence(recognizer, path, batch_seconds, foreign)
     ]
-    x = np.array([[gap, foreign] for gap, foreign, _ in positive + negative])
+    x = np.array([list(e) for e, _ in positive + negative])  # (utterances, evidence)
     y = np.array([1.0] * len(positive) + [0.0] * len(negative))
-    (scale, foreign_scale), bias = fit_logistic(x, y)
-    fitted = RejectionConfig(float(scale), bias, 0.0, words, float(foreign_scale))
-    pos = [confidence(*evidence, fitted) for evidence in positive]
-    neg = [confidence(*evidence, fitted) for evidence in negative]
+    (scale, foreign_scale, entropy_scale), bias = fit_logistic(x, y)
+    fitted = RejectionConfig(
+        float(scale), bias, 0.0, words, float(foreign_scale), float(entropy_scale)
+    )
+    pos = [confidence(e, text, fitted) for e, text in positive]
+    neg = [confidence(e, text, fitted) for e, text in negative]
     config = replace(fitted, threshold=pick_threshold(pos, max_false_rejection))
     return config, rejection_rates(pos, neg, config.threshold)
 

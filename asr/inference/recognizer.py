@@ -19,6 +19,7 @@ from asr.decode_config import DecodeConfig, with_overrides
 from asr.decoding.align import WordTiming, align_words
 from asr.decoding.beam import Decoder, Hypothesis, build_decoder
 from asr.decoding.confidence import (
+    Evidence,
     RejectionConfig,
     confidence,
     evidence,
@@ -237,7 +238,7 @@ class Recognizer:
             for i, nbest, lp, n in zip(batch, hyps, log_probs, lengths, strict=True):
                 result = results[i]
                 result.text, result.nbest = nbest[0].text, nbest
-                self._judge(result, *self._evidence(lp[:n], nbest[0].tokens))
+                self._judge(result, self._evidence(lp[:n], nbest[0].tokens))
                 if keep_log_probs:
                     result.log_probs = lp[:n].clone()
                 if words:
@@ -259,8 +260,8 @@ class Recognizer:
         segments, result.duration = plan_segments(result.path, self.segments)
         logger.info("%s: %.0f s in %d segments", result.path, result.duration, len(segments))
         result.words = []
-        # The file's evidence: its segments' gap and foreign share weighted by their frames.
-        evidence, frames = [0.0, 0.0], 0
+        # The file's evidence: its segments' evidence weighted by their frames.
+        evidence, frames = [0.0] * len(Evidence._fields), 0
         for group in segment_batches(segments, batch_seconds):
             waves = [read_segment(result.path, s, self.features.sample_rate) for s in group]
             # No tail: a segment keeps the pauses around its speech (SegmentConfig.pad_ms), and
@@ -278,18 +279,18 @@ class Recognizer:
                     evidence[i] += value * int(n)
                 frames += int(n)
         result.text = " ".join(w.word for w in result.words)
-        self._judge(result, *(value / max(frames, 1) for value in evidence))
+        self._judge(result, Evidence(*(value / max(frames, 1) for value in evidence)))
 
-    def _evidence(self, log_probs: Tensor, tokens: tuple[int, ...]) -> tuple[float, float]:
-        """(gap, foreign share) of one decoded utterance (time', vocab); zeros uncalibrated."""
+    def _evidence(self, log_probs: Tensor, tokens: tuple[int, ...]) -> Evidence:
+        """The evidence of one decoded utterance (time', vocab); zeros uncalibrated."""
         if self.rejection is None:
-            return 0.0, 0.0
+            return Evidence(0.0, 0.0, 0.0)
         return evidence(log_probs, tokens, self.foreign)
 
-    def _judge(self, result: Transcript, gap: float, foreign: float) -> None:
+    def _judge(self, result: Transcript, evidence: Evidence) -> None:
         """Confidence and rejection of a decoded file, when the checkpoint is calibrated."""
         if self.rejection is not None:
-            result.confidence = confidence(gap, foreign, result.text, self.rejection)
+            result.confidence = confidence(evidence, result.text, self.rejection)
             result.rejected = rejects(result.confidence, self.rejection.threshold)
 
 

@@ -67,7 +67,8 @@ def _calibrate_rates(stdout: str) -> tuple[float, float, float]:
 def test_calibration_is_stored_in_the_checkpoint(calibrated):
     out, *_ = calibrated
     rejection = load_checkpoint(out).rejection  # read back, not only written
-    assert set(rejection) == {"scale", "bias", "threshold", "words", "foreign_scale"}
+    fields = {"scale", "bias", "threshold", "words", "foreign_scale", "entropy_scale"}
+    assert set(rejection) == fields
     assert 0 < rejection["threshold"] < 1 and rejection["scale"] < 0
     assert {"zero", "nine", "yes", "no"} <= set(rejection["words"])
 

@@ -4,10 +4,12 @@ import torch
 
 from asr.decoding.confidence import (
     NO_PATH_GAP,
+    Evidence,
     RejectionConfig,
     confidence,
     foreign_ids,
     foreign_share,
+    mean_entropy,
     vocabulary_gap,
 )
 
@@ -44,14 +46,32 @@ def test_gap_of_empty_and_impossible_hypotheses():
 
 
 def test_confidence_is_logistic_in_the_gap_and_zero_outside_the_vocabulary():
-    assert confidence(0.5, 0.0, "one two", CONFIG) == 0.5
-    assert confidence(0.0, 0.0, "one", CONFIG) > confidence(1.0, 0.0, "one", CONFIG)
-    assert confidence(0.0, 0.0, "one three", CONFIG) == 0.0
-    assert confidence(0.0, 0.0, "", CONFIG) == 0.0
+    assert confidence(Evidence(0.5, 0.0), "one two", CONFIG) == 0.5
+    assert confidence(Evidence(0.0, 0.0), "one", CONFIG) > confidence(
+        Evidence(1.0, 0.0), "one", CONFIG
+    )
+    assert confidence(Evidence(0.0, 0.0), "one three", CONFIG) == 0.0
+    assert confidence(Evidence(0.0, 0.0), "", CONFIG) == 0.0
     # A checkpoint calibrated on the gap alone (foreign_scale 0) ignores the foreign share.
-    assert confidence(0.5, 0.9, "one", CONFIG) == 0.5
+    assert confidence(Evidence(0.5, 0.9), "one", CONFIG) == 0.5
     both = RejectionConfig(-4.0, 2.0, 0.5, ("one", "two"), foreign_scale=-10.0)
-    assert confidence(0.5, 0.3, "one", both) < confidence(0.5, 0.0, "one", both) == 0.5
+    assert (
+        confidence(Evidence(0.5, 0.3), "one", both)
+        < confidence(Evidence(0.5, 0.0), "one", both)
+        == 0.5
+    )
+    # The entropy counts only in a checkpoint calibrated with it.
+    assert confidence(Evidence(0.5, 0.0, 2.0), "one", CONFIG) == 0.5
+    unsure = RejectionConfig(-4.0, 2.0, 0.5, ("one", "two"), entropy_scale=-1.0)
+    assert confidence(Evidence(0.5, 0.0, 1.0), "one", unsure) < 0.5
+
+
+def test_mean_entropy_is_zero_when_sure_and_log_vocab_when_lost():
+    sure = torch.tensor([[1.0, 0, 0, 0], [0, 0, 1.0, 0]]).clamp_min(1e-12).log()
+    assert mean_entropy(sure) < 1e-6
+    lost = torch.full((3, 4), 0.25).log()
+    assert abs(mean_entropy(lost) - math.log(4)) < 1e-5
+    assert mean_entropy(torch.zeros(0, 4)) == 0.0
 
 
 def test_foreign_share_is_the_mass_on_letters_no_word_spells():
@@ -71,5 +91,5 @@ def test_foreign_share_is_the_mass_on_letters_no_word_spells():
 def test_confidence_far_out_on_the_curve_is_a_probability():
     """A gap the steep curve maps past exp's range: 0 < confidence, no overflow."""
     steep = RejectionConfig(scale=-400.0, bias=2.0, threshold=0.5, words=("one",))
-    assert 0.0 <= confidence(NO_PATH_GAP, 0.0, "one", steep) < 1e-300
-    assert confidence(-NO_PATH_GAP, 0.0, "one", steep) == 1.0
+    assert 0.0 <= confidence(Evidence(NO_PATH_GAP, 0.0), "one", steep) < 1e-300
+    assert confidence(Evidence(-NO_PATH_GAP, 0.0), "one", steep) == 1.0
