@@ -252,11 +252,15 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def _resolve_decoding_paths(decoding: dict, folder: Path) -> DecodeConfig | None:
-    """Relative LM and lexicon paths name files beside the checkpoint (a shipped model's)."""
+    """Relative LM and lexicon paths name files beside the checkpoint (a shipped model's).
+
+    Made absolute: a checkpoint loaded by a relative path and saved elsewhere (a fine-tune of
+    it) would otherwise store a path relative to the working directory, read back against its
+    own folder."""
     if not decoding:
         return None
     resolved = dict(decoding)
     for key in ("lm", "lexicon"):
         if resolved.get(key) and not Path(resolved[key]).is_absolute():
-            resolved[key] = str(folder / resolved[key])
+            resolved[key] = os.path.abspath(folder / resolved[key])
     return config_from_dict(DecodeConfig, resolved)

@@ -1,6 +1,7 @@
 import dataclasses
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -41,6 +42,22 @@ def test_round_trip_rebuilds_the_same_model(tmp_path):
     torch.testing.assert_close(loaded.mean, ckpt.mean)
     x, n = torch.randn(1, 20, 40), torch.tensor([20])
     torch.testing.assert_close(loaded.build_model()(x, n)[0], ckpt.build_model()(x, n)[0])
+
+
+def test_lm_paths_beside_a_checkpoint_survive_a_copy_made_from_a_relative_path(
+    tmp_path, monkeypatch
+):
+    # A shipped model names its lexicon relative to its folder; loaded as shipped/m.pt from the
+    # working directory and saved elsewhere (as fine-tuning does), it must still name that file.
+    (tmp_path / "shipped").mkdir()
+    (tmp_path / "shipped" / "words.lex").write_text("a a |\n")
+    shipped = replace(_checkpoint(), decoding=DecodeConfig(method="beam", lexicon="words.lex"))
+    save_checkpoint(tmp_path / "shipped" / "m.pt", shipped)
+    monkeypatch.chdir(tmp_path)
+    loaded = load_checkpoint(Path("shipped/m.pt"))
+    save_checkpoint(tmp_path / "tuned" / "m.pt", loaded)
+    copy = load_checkpoint(tmp_path / "tuned" / "m.pt")
+    assert Path(copy.decoding.lexicon).resolve() == (tmp_path / "shipped" / "words.lex").resolve()
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

@@ -226,9 +226,11 @@ def _run_tune(args) -> int:
         raise UsageError(f"tuning the shipped model {args.model!r} needs -o/--output FILE")
     model = resolve_model(args.model)
     base = DecodeConfig(method="beam", beam_size=args.beam_size, lm=args.lm, lexicon=args.lexicon)
+    # Greedy: the grid builds its own beams, and the checkpoint's LM and lexicon (a fine-tune's
+    # are its parent's) need not be there.
     result = tune(
-        Recognizer.load(model), args.manifest, base, args.lm_weights, args.word_scores,
-        args.batch_seconds, args.tails,
+        Recognizer.load(model, method="greedy"), args.manifest, base, args.lm_weights,
+        args.word_scores, args.batch_seconds, args.tails,
     )  # fmt: skip
     for row in result.grid:
         print(f"tail {row['tail_seconds']:g}\tlm_weight {row['lm_weight']:g}\t"
