@@ -139,12 +139,14 @@ def write_manifest(path: Path, utterances: Iterable[Utterance], relative: bool =
     with tmp.open("w", encoding="utf-8") as f:
         for utt in utterances:
             entry = asdict(utt)
-            # A relative path reaches its file from the working directory, not from this
-            # manifest's folder: written as it is, it would name a file that is not there.
-            audio = Path(os.path.abspath(utt.audio_filepath))
+            audio = Path(utt.audio_filepath)
+            if not audio.is_absolute():
+                # It reaches its file from the working directory, not from this manifest's
+                # folder: written as it is, it would name a file that is not there.
+                audio = Path(os.path.abspath(audio))
             if relative:
                 try:
-                    audio = audio.relative_to(Path(os.path.abspath(path.parent)))
+                    audio = audio.relative_to(path.parent.resolve())
                 except ValueError:
                     pass
             entry["audio_filepath"] = str(audio)
