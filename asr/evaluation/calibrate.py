@@ -141,14 +141,14 @@ def utterance_evidence(
         raise AsrError(f"{manifest}: no usable utterances to calibrate on")
     normaliser = recognizer.normaliser_for(utterances)
     transcripts = recognizer.transcribe(utterances, batch_seconds, True, normaliser=normaliser)
-    gaps = []
+    scored = []
     for t in tqdm(
         transcripts, total=len(utterances),
         desc=f"calibrate {manifest.name}", unit="utt", disable=None,
     ):  # fmt: skip
         if t.error is None:
-            gaps.append((evidence(t.log_probs, t.nbest[0].tokens, foreign), t.text))
-    return gaps
+            scored.append((evidence(t.log_probs, t.nbest[0].tokens, foreign), t.text))
+    return scored
 
 
 def calibrate(

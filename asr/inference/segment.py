@@ -5,13 +5,13 @@ more, `silence_db` below the file's loud level or within `floor_db` of its noise
 speech regions and are not decoded: a segment that is mostly silence is nothing like the clips a
 model trains on, and its per-utterance mean drowns the speech (30 digit strings with 2 s of
 digital silence between them: 73.7 % WER as one file, 36.8 % clip by clip, with the 2026-11
-default model). A region is padded into the
-quiet around it, never into digital silence, so it holds what a clip would. Within a region
-longer than `max_seconds`, cuts go at the quietest point of each stretch between `min_seconds` and
-`max_seconds` past the previous cut. Each segment is read with `overlap_seconds` of context on
-both sides (within its region) and owns only the time between its cuts: a word belongs to the
-segment whose own span holds its midpoint, so a word near a seam is neither lost nor counted
-twice. Memory stays that of one block or one batch of segments; time grows linearly.
+default model). A region is padded into the quiet around it, never into digital silence, so it
+holds what a clip would. Within a region longer than `max_seconds`, cuts go at the quietest
+point of each stretch between `min_seconds` and `max_seconds` past the previous cut. Each
+segment is read with `overlap_seconds` of context on both sides (within its region) and owns
+only the time between its cuts: a word belongs to the segment whose own span holds its
+midpoint, so a word near a seam is neither lost nor counted twice. Memory stays that of one
+block or one batch of segments; time grows linearly.
 """
 
 from __future__ import annotations

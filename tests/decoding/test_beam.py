@@ -141,9 +141,9 @@ def test_nbest_on_real_audio_starts_with_the_transcript(connected, digit_lm, hel
     arpa, lexicon = digit_lm
     recognizer = Recognizer.load(connected, method="beam", lexicon=lexicon, lm=arpa, nbest=3)
     result = next(recognizer.transcribe(held_out[0][:1]))
-    # Up to 3: the beam may hold fewer distinct word strings (the tiny model's weights, hence
-    # the count, move with the thread count the suite trained it under).
-    assert 2 <= len(result.nbest) <= 3  # best first:
+    # Up to 3, best first: the beam may hold fewer distinct word strings (the tiny model's
+    # weights, hence the count, move with the thread count the suite trained it under).
+    assert 2 <= len(result.nbest) <= 3
     assert [h.score for h in result.nbest] == sorted((h.score for h in result.nbest), reverse=True)
     assert result.nbest[0].text == result.text
     assert all(set(h.text.split()) <= set(read_words(arpa)) for h in result.nbest)
