@@ -191,25 +191,40 @@ def test_segments_skip_the_silence_between_regions(tmp_path):
     # the regions end where the digital silence begins: a clip's mean never holds zeros
     assert segments[0].read_end == pytest.approx(5.0)
     assert segments[1].read_start == pytest.approx(9.0)
+    assert all(s.clip_end for s in segments)  # at digital silence, and at the file's end
 
 
-@pytest.mark.parametrize("noise_db", [None, -60.0], ids=["digital-silence", "room-noise"])
-def test_real_speech_joined_into_one_long_file_reads_like_its_clips(noise_db, tmp_path):
-    """Real clips of four FSDD speakers and a speechocean762 digit string, joined with 2 s of
-    digital silence (or of -60 dBFS noise) past the long-file threshold: the shipped model's
-    long path makes at most one word error more than clip by clip, of 33 words (padding regions
-    into the zeros made it 13.3 % vs 6.7 % with the 2026-11 model; in the noise, pauses did
-    not part regions and whole groups were decoded as one 8-20 s segment). The 1-point figure
-    on 30 digit strings (~110 words) is `make seams`' (benchmarks/RESULTS.md)."""
+def test_only_segments_ending_at_digital_silence_or_the_end_are_decoded_as_clips(tmp_path):
+    path = tmp_path / "room.wav"
+    rng = np.random.default_rng(2)
+    speech, room = rng.normal(0, 0.1, 8000 * 5), rng.normal(0, 3e-4, 8000 * 4)  # -70 dBFS
+    sf.write(path, np.concatenate([speech, room, speech]), 8000)
+    segments, _ = plan_segments(path, SegmentConfig(max_seconds=12.0, min_seconds=5.0))
+    assert [s.clip_end for s in segments] == [False, True]  # padded into the room; the end
+
+
+@pytest.mark.parametrize(
+    ("noise_db", "speakers"),
+    [(None, None), (-60.0, {"jackson", "nicolas", "theo", "yweweler"})],
+    ids=["digital-silence", "room-noise"],
+)
+def test_real_speech_joined_into_one_long_file_reads_like_its_clips(noise_db, speakers, tmp_path):
+    """Real FSDD clips and a speechocean762 digit string joined with 2 s of digital silence
+    past the long-file threshold: the shipped model's long path is at most 1 point (or one
+    word) worse than clip by clip. All 163 clips: 3.6 against 4.2 %; before segments that end
+    at digital silence were given the clips' tail, 9.0 %. In -60 dBFS noise the clean clips
+    sit in noise the clip path never hears (163 clips: 8.4 against 4.2 %, a gap left open);
+    29 clips of four speakers are held to one word. The figure on 30 digit strings is `make
+    seams`' (benchmarks/RESULTS.md)."""
     fsdd = [
         u
         for u in read_manifest(TEST_DATA / "fsdd" / "manifest.jsonl")
-        if u.speaker in {"jackson", "nicolas", "theo", "yweweler"}
-    ][:29]
+        if speakers is None or u.speaker in speakers
+    ][: None if speakers is None else 29]
     strings = [u for u in read_manifest(TEST_DATA / "speechocean762" / "manifest.jsonl")]
     clips = fsdd + [u for u in strings if u.text == "three zero eight seven"]
     recognizer = Recognizer.load(DEFAULT_MODEL)
     report = measure_seams(recognizer, clips, tmp_path / "joined.wav", 2.0, noise_db)
     assert report.duration > recognizer.segments.max_seconds and report.segments >= len(clips)
     words = sum(len(c.text.split()) for c in clips)
-    assert report.long_wer <= report.clips_wer + 1 / words + 1e-9, report.worse
+    assert report.long_wer <= report.clips_wer + max(0.01, 1 / words) + 1e-9, report.worse
