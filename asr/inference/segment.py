@@ -77,8 +77,8 @@ class Segment:
     end: float
     read_start: float  # seconds: what is read and decoded, context included
     read_end: float
-    # Its span ends a region whose pause reaches digital silence, or the file's end, as a clip
-    # does: decoded as a clip, with the tuned tail (DecodeConfig.tail_seconds) appended.
+    # It ends a region that the file's end or digital silence follows (within the pause after
+    # it), as a clip ends: decoded as a clip, with the tuned tail (DecodeConfig.tail_seconds).
     clip_end: bool = False
 
 
@@ -162,7 +162,7 @@ def plan_segments(path: Path, config: SegmentConfig) -> tuple[list[Segment], flo
     segments = []
     regions = speech_regions(energy, frame_seconds, config)
     for (first, end), (after, _) in zip(regions, [*regions[1:], (len(energy), 0)], strict=True):
-        # the pause after the region reaches digital silence, or the file ends: a clip's end
+        # the file ends with the region, or the pause after it reaches digital silence
         clip_end = end == after or bool((energy[end:after] < DEAD_DB).any())
         cuts = [first + c for c in find_cuts(energy[first:end], frame_seconds, config)]
         low, high = first * frame_seconds, min(end * frame_seconds, duration)
