@@ -140,7 +140,8 @@ class Recognizer:
 
         speakers: each wave's speaker, whose mean `normaliser` (default: the checkpoint's, with
         no speaker means) subtracts when the model normalises by speaker. `tail`: append the
-        tuned silence (DecodeConfig.tail_seconds), as for whole files, not long-file segments."""
+        tuned silence (DecodeConfig.tail_seconds), as for whole files (a long file's segments
+        get it where they end as clips do: `_segment_wave`)."""
         normaliser = normaliser or self.normaliser
         if tail:
             waves = [self._tailed(w) for w in waves]
@@ -286,7 +287,7 @@ class Recognizer:
     def _segment_wave(self, path: Path, segment: Segment) -> Tensor:
         """(samples,) of a segment; tailed where it ends as a clip does. Digit strings joined
         with 2 s gaps, 2026-12-04 default, long path against clip by clip: 163 FSDD clips and a
-        string, 3.6 against 4.2 % (9.0 % before); 86 speechocean762 training strings 6.0
+        string, 3.6 against 4.2 % (9.0 % before); 86 speechocean762 training strings 5.4
         against 6.6 % (8.1 % before). In a room's noise the tail's zeros after the region's
         padding are nothing like a clip: 19.3 % with them, 8.4 % without."""
         wave = read_segment(path, segment, self.features.sample_rate)
