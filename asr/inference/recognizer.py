@@ -30,7 +30,6 @@ from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel_batch
 from asr.inference.quantize import for_inference
 from asr.inference.segment import (
-    Segment,
     SegmentConfig,
     own_words,
     plan_segments,
@@ -134,17 +133,20 @@ class Recognizer:
         waves: Sequence[Tensor],
         speakers: Sequence[str | None] | None = None,
         normaliser: Normaliser | None = None,
-        tail: bool = True,
+        tail: bool | Sequence[bool] = True,
     ) -> tuple[Tensor, Tensor]:
         """waves: list of (samples,) -> normalised feats (batch, time, n_mels), lengths (batch,).
 
         speakers: each wave's speaker, whose mean `normaliser` (default: the checkpoint's, with
         no speaker means) subtracts when the model normalises by speaker. `tail`: append the
-        tuned silence (DecodeConfig.tail_seconds), as for whole files (a long file's segments
-        get it where they end as clips do: `_segment_wave`)."""
+        tuned silence (DecodeConfig.tail_seconds), as for whole files; or, per wave, where."""
         normaliser = normaliser or self.normaliser
-        if tail:
-            waves = [self._tailed(w) for w in waves]
+        silence = round(self.decoding.tail_seconds * self.features.sample_rate)
+        tails = [tail] * len(waves) if isinstance(tail, bool) else tail
+        waves = [
+            torch.cat([w, w.new_zeros(silence)]) if t and silence else w
+            for w, t in zip(waves, tails, strict=True)
+        ]
         samples = torch.tensor([len(w) for w in waves])  # (batch,)
         # One STFT over the padded batch on the model's device, not one per file in Python.
         padded = pad_sequence(list(waves), batch_first=True).to(self.device)  # (batch, samples)
@@ -160,7 +162,7 @@ class Recognizer:
         waves: Sequence[Tensor],
         speakers: Sequence[str | None] | None = None,
         normaliser: Normaliser | None = None,
-        tail: bool = True,
+        tail: bool | Sequence[bool] = True,
     ) -> tuple[Tensor, Tensor]:
         """waves: list of (samples,) -> log-probs (batch, time', vocab), lengths (batch,)."""
         feats, lengths = self.features_of(waves, speakers, normaliser, tail)
@@ -264,9 +266,10 @@ class Recognizer:
         # The file's evidence: its segments' evidence weighted by their frames.
         evidence, frames = [0.0] * len(Evidence._fields), 0
         for group in segment_batches(segments, batch_seconds):
-            waves = [self._segment_wave(result.path, s) for s in group]
+            waves = [read_segment(result.path, s, self.features.sample_rate) for s in group]
+            tails = [s.clip_end for s in group]  # decoded as a clip where it ends as one
             speakers = [speaker] * len(waves)
-            log_probs, lengths = self.log_probs(waves, speakers, normaliser, tail=False)
+            log_probs, lengths = self.log_probs(waves, speakers, normaliser, tails)
             hyps = self.decoder(log_probs, lengths)
             for seg, nbest, lp, n in zip(group, hyps, log_probs, lengths, strict=True):
                 timed = align_words(
@@ -278,20 +281,6 @@ class Recognizer:
                 frames += int(n)
         result.text = " ".join(w.word for w in result.words)
         self._judge(result, Evidence(*(value / max(frames, 1) for value in evidence)))
-
-    def _tailed(self, wave: Tensor) -> Tensor:
-        """(samples,) with the tuned silence appended (DecodeConfig.tail_seconds)."""
-        silence = round(self.decoding.tail_seconds * self.features.sample_rate)
-        return torch.cat([wave, wave.new_zeros(silence)]) if silence else wave
-
-    def _segment_wave(self, path: Path, segment: Segment) -> Tensor:
-        """(samples,) of a segment; tailed where it ends as a clip does. Digit strings joined
-        with 2 s gaps, 2026-12-04 default, long path against clip by clip: 163 FSDD clips and a
-        string, 3.6 against 4.2 % (9.0 % before); 86 speechocean762 training strings 5.4
-        against 6.6 % (8.1 % before). In a room's noise the tail's zeros after the region's
-        padding are nothing like a clip: 19.3 % with them, 8.4 % without."""
-        wave = read_segment(path, segment, self.features.sample_rate)
-        return self._tailed(wave) if segment.clip_end else wave
 
     def _evidence(self, log_probs: Tensor, tokens: tuple[int, ...]) -> Evidence:
         """The evidence of one decoded utterance (time', vocab); zeros uncalibrated."""
