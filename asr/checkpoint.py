@@ -50,6 +50,7 @@ class Checkpoint:
     decoding: DecodeConfig | None = None  # tuned decoding settings (asr tune); None: greedy
     rejection: dict = field(default_factory=dict)  # calibrated RejectionConfig (asr calibrate)
     resume: dict | None = None  # optimizer/scheduler/RNG/progress, only in resumable files
+    prior: torch.Tensor | None = None  # (n_mels,) running mean's prior (FeatureConfig.prior_ms)
 
     def build_model(self) -> CTCModel:
         """The network in eval mode with the saved weights."""
@@ -60,7 +61,10 @@ class Checkpoint:
     @property
     def normaliser(self) -> Normaliser:
         """The training set's normalisation, without speaker means (see Normaliser.for_speakers)."""
-        return Normaliser(self.feature_config.normalisation, self.mean, self.std)
+        features = self.feature_config
+        return Normaliser(
+            features.normalisation, self.mean, self.std, {}, self.prior, features.prior_frames
+        )
 
     def differences(self, model_config: ModelConfig, features: FeatureConfig) -> list[str]:
         """'[section] key = wanted, saved value' for each key where these configs describe
@@ -97,6 +101,8 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     }
     if ckpt.resume is not None:
         payload["resume"] = ckpt.resume
+    if ckpt.prior is not None:
+        payload["prior"] = ckpt.prior.float().cpu()
     tmp = _temporary(path, os.getpid())
     try:
         with tmp.open("wb") as f:
@@ -137,6 +143,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             decoding=_resolve_decoding_paths(payload.get("decoding", {}), path.parent),
             resume=payload.get("resume"),
             rejection=payload.get("rejection", {}),
+            prior=payload.get("prior"),
         )
     except (AttributeError, TypeError, ValueError) as err:
         raise AsrError(f"{path}: malformed checkpoint ({_reason(err)})") from err
@@ -168,7 +175,10 @@ def _mismatch(ckpt: Checkpoint) -> str | None:
     if len(symbols) != config.vocab_size:
         return f"{len(symbols)} vocabulary symbols, but the model outputs {config.vocab_size}"
     n_mels = ckpt.feature_config.n_mels
-    for name, stat in (("mean", ckpt.mean), ("std", ckpt.std)):
+    stats = [("mean", ckpt.mean), ("std", ckpt.std)]
+    if ckpt.feature_config.prior_frames or ckpt.prior is not None:
+        stats.append(("prior", ckpt.prior))  # prior_ms asks for one, and one is only for it
+    for name, stat in stats:
         if not isinstance(stat, torch.Tensor) or tuple(stat.shape) != (n_mels,):
             return f"{name} is not a ({n_mels},) tensor for {n_mels} mel bins"
     try:

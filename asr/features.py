@@ -40,12 +40,21 @@ class FeatureConfig:
     # ("global"), their own mean ("utterance"), their speaker's ("speaker") or, frame by frame,
     # the mean of the frames so far ("running", for streams); asr.normalise.
     normalisation: str = "global"
+    # "running" only: the training set's mean log-mels count as this much audio heard before a
+    # file's first frame (Kaldi's online CMVN prior), so the first frames of a file are not
+    # centred to zero on their own mean; 0: no prior.
+    prior_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if self.normalisation not in NORMALISATIONS:
             raise AsrError(
                 f"features: normalisation must be one of {NORMALISATIONS}, "
                 f"got {self.normalisation!r}"
+            )
+        if self.prior_ms < 0 or (self.prior_ms and self.normalisation != "running"):
+            raise AsrError(
+                f"features: prior_ms must be 0, or positive with normalisation = 'running', "
+                f"got {self.prior_ms!r} with {self.normalisation!r}"
             )
 
     @property
@@ -64,6 +73,11 @@ class FeatureConfig:
     def min_samples(self) -> int:
         """Fewest samples log_mel takes: one FFT window (its centred frames pad by half one)."""
         return self.n_fft
+
+    @property
+    def prior_frames(self) -> int:
+        """Frames the running mean's prior counts as (prior_ms of frames)."""
+        return round(self.prior_ms / self.hop_ms)
 
     def num_frames(self, num_samples: int) -> int:
         """Frames log_mel yields for a signal of num_samples (centred STFT)."""

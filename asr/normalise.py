@@ -11,7 +11,10 @@ the training set's per-bin mean and std (global CMVN).
 - "running": each frame less the mean of the frames up to it (online CMN): the gain and
   channel invariance of "utterance" for a stream, which cannot wait for the utterance's end.
   Training sees the same causal means, so a stream normalises as training did from its first
-  frame (`Normaliser.streaming` carries the sums across chunks).
+  frame (`Normaliser.streaming` carries the sums across chunks). With `FeatureConfig.prior_ms`,
+  the sums start from the training set's mean log-mels counted as that many frames (Kaldi's
+  online CMVN prior): without it a file's first frame is centred to zero and a short word on
+  its own mostly cancels itself out.
 
 A `Normaliser` is built once: by `fit_normaliser` on the training set, or from a checkpoint's
 statistics, and `for_speakers` adds the speaker means of the utterances about to be processed.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -52,12 +55,26 @@ def running_centre(
     return centred, last, count + feats.shape[-2]
 
 
+def _prior_sums(
+    prior: Tensor | None, frames: int, device: torch.device | None = None
+) -> tuple[Tensor | None, int]:
+    """The frame sum (n_mels,) and count a file's running mean starts from: `frames` frames of
+    `prior` (n_mels,), or none."""
+    if prior is None or not frames:
+        return None, 0
+    return (prior * frames).to(device), frames
+
+
 @dataclass(frozen=True)
 class Normaliser:
     mode: str  # one of NORMALISATIONS: what each utterance loses before the global statistics
     mean: Tensor  # (n_mels,) training-set mean of the features after that subtraction
     std: Tensor  # (n_mels,)
     speaker_means: Mapping[str, Tensor] = field(default_factory=dict)  # speaker -> (n_mels,)
+    # "running": the training set's mean log-mels (n_mels,), counted as prior_frames frames
+    # before each file's first; None: no prior.
+    prior: Tensor | None = None
+    prior_frames: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in NORMALISATIONS:
@@ -69,8 +86,13 @@ class Normaliser:
         if self.mode == "global":
             return feats
         if self.mode == "running":
-            return running_centre(feats)[0]
+            return self._running(feats)
         return feats - self._offset(feats.mean(0), speaker)
+
+    def _running(self, feats: Tensor) -> Tensor:
+        """feats (..., time, n_mels) less the running mean, the prior's frames counted first."""
+        start = _prior_sums(self.prior, self.prior_frames, feats.device)
+        return running_centre(feats, *start)[0]
 
     def _offset(self, own: Tensor, speaker: str | None) -> Tensor:
         """(n_mels,) what a non-global mode takes off an utterance whose own mean is `own`: its
@@ -92,7 +114,7 @@ class Normaliser:
         frames = frames.to(feats.device)
         valid = torch.arange(feats.shape[1], device=feats.device) < frames[:, None]  # (batch, time)
         if self.mode == "running":  # causal: a file's frames never see its padding
-            feats = running_centre(feats)[0]
+            feats = self._running(feats)
         elif self.mode != "global":
             own = feats.sum(1) / frames[:, None]  # (batch, n_mels): own means (padding is 0)
             if self.mode == "speaker":
@@ -112,7 +134,8 @@ class Normaliser:
                 f"the model normalises by the {self.mode} mean, which a stream has not heard "
                 "yet; stream a model trained with normalisation = 'running' or 'global'"
             )
-        state: list = [None, 0]  # the frames so far: their sum (n_mels,) and count
+        # The frames so far (the prior's first): their sum (n_mels,) and count.
+        state = list(_prior_sums(self.prior, self.prior_frames))
 
         def normalise(feats: Tensor) -> Tensor:
             centred, state[0], state[1] = running_centre(feats, *state)
@@ -144,16 +167,28 @@ def fit_normaliser(
     its own frame sums; the statistics after subtracting each group's mean follow from them, so
     the audio is read once. "global", "utterance" and "running" read a spread subset of at most
     `max_utterances`; "speaker" reads every utterance, as a speaker's mean needs them all.
+    A running prior (config.prior_ms) is the subset's mean log-mels, taken before the centring.
     """
     mode = config.normalisation
     if mode != "speaker" and max_utterances:
         utterances = utterances[:: max(1, math.ceil(len(utterances) / max_utterances))]
+    waves = _readable_waves(utterances, config, "feature stats")
+    keyed: Iterable[tuple[object, Tensor]] = (
+        (_group(mode, utt, i), log_mel(wave, config)) for i, (utt, wave) in enumerate(waves)
+    )
+    prior = None
+    if config.prior_frames:  # the centring needs the prior: the subset's log-mels are kept
+        keyed = list(keyed)
+        if keyed:
+            raw = StatsAccumulator(config.n_mels)
+            for _, feats in keyed:
+                raw.add(feats)
+            prior = raw.result()[0]
+    start = _prior_sums(prior, config.prior_frames)
     groups: dict[object, StatsAccumulator] = {}
-    for index, (utt, wave) in enumerate(_readable_waves(utterances, config, "feature stats")):
-        key = _group(mode, utt, index)
-        feats = log_mel(wave, config)
+    for key, feats in keyed:
         if mode == "running":  # centred frame by frame: then as "global"
-            feats = running_centre(feats)[0]
+            feats = running_centre(feats, *start)[0]
         groups.setdefault(key, StatsAccumulator(config.n_mels)).add(feats)
     if not groups:
         raise AsrError("no readable audio to compute feature statistics from")
@@ -171,7 +206,7 @@ def fit_normaliser(
     speakers = {}
     if mode == "speaker":
         speakers = {k: (g.total / g.count).float() for k, g in groups.items() if isinstance(k, str)}
-    return Normaliser(mode, mean.float(), std.float(), speakers)
+    return Normaliser(mode, mean.float(), std.float(), speakers, prior, config.prior_frames)
 
 
 def _group(mode: str, utt: Utterance, index: int) -> object:

@@ -276,7 +276,7 @@ def _with_weights(run: _Run) -> Checkpoint:
     }
     return Checkpoint(
         ckpt.model_config, ckpt.feature_config, ckpt.vocab, ckpt.mean, ckpt.std,
-        run.model.state_dict(), metadata, ckpt.decoding,
+        run.model.state_dict(), metadata, ckpt.decoding, prior=ckpt.prior,
     )  # fmt: skip
 
 

@@ -123,7 +123,7 @@ def new_checkpoint(
         vocab, model_config, weights = grown_head(init, (u.text for u in train_set))
         ckpt = Checkpoint(
             model_config, init.feature_config, vocab, init.mean, init.std, weights,
-            decoding=init.decoding if vocab == init.vocab else None,
+            decoding=init.decoding if vocab == init.vocab else None, prior=init.prior,
         )  # fmt: skip
         return ckpt, ckpt.normaliser.for_speakers(train_set, ckpt.feature_config)
     vocab = Vocabulary.from_texts(u.text for u in train_set)
@@ -132,7 +132,10 @@ def new_checkpoint(
     weights = CTCModel(model_config).state_dict()
     if init is not None:
         weights |= warm_start(init, weights, config.init_modules, config.init_from)
-    ckpt = Checkpoint(model_config, features, vocab, normaliser.mean, normaliser.std, weights)
+    ckpt = Checkpoint(
+        model_config, features, vocab, normaliser.mean, normaliser.std, weights,
+        prior=normaliser.prior,
+    )  # fmt: skip
     return ckpt, normaliser
 
 

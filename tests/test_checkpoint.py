@@ -44,6 +44,18 @@ def test_round_trip_rebuilds_the_same_model(tmp_path):
     torch.testing.assert_close(loaded.build_model()(x, n)[0], ckpt.build_model()(x, n)[0])
 
 
+def test_a_running_prior_is_carried_and_required_where_the_features_use_one(tmp_path):
+    features = FeatureConfig(sample_rate=8000, n_mels=40, normalisation="running", prior_ms=500)
+    ckpt = replace(_checkpoint(), feature_config=features, prior=torch.randn(40))
+    save_checkpoint(tmp_path / "m.pt", ckpt)
+    normaliser = load_checkpoint(tmp_path / "m.pt").normaliser
+    torch.testing.assert_close(normaliser.prior, ckpt.prior)
+    assert normaliser.prior_frames == 50
+    save_checkpoint(tmp_path / "none.pt", replace(ckpt, prior=None))
+    with pytest.raises(AsrError, match="none.pt: inconsistent checkpoint: prior is not"):
+        load_checkpoint(tmp_path / "none.pt")
+
+
 def test_lm_paths_beside_a_checkpoint_survive_a_copy_made_from_a_relative_path(
     tmp_path, monkeypatch
 ):

@@ -103,15 +103,27 @@ def test_speaker_means_are_frame_weighted_per_speaker(fsdd, tmp_path):
     assert utterance.for_speakers(utterances, config) is utterance  # no pass over the audio
 
 
-@pytest.mark.parametrize("mode", ["global", "utterance", "speaker", "running"])
-def test_one_pass_statistics_equal_the_features_the_model_sees(fsdd, tmp_path, mode):
+@pytest.mark.parametrize(
+    "mode,prior_ms",
+    [("global", 0), ("utterance", 0), ("speaker", 0), ("running", 0), ("running", 500)],
+)
+def test_one_pass_statistics_equal_the_features_the_model_sees(fsdd, tmp_path, mode, prior_ms):
     """fit_normaliser's sums-per-group statistics equal the mean and std of the centred
-    features computed directly, and its speaker means are the ones for_speakers finds."""
+    features computed directly, its speaker means are the ones for_speakers finds, and a
+    running prior is the raw log-mels' mean."""
     manifest = fsdd_sample(fsdd, tmp_path / "m.jsonl", 8, {"theo", "george"})
     utterances = read_manifest(manifest)
-    config = FeatureConfig(sample_rate=8000, n_mels=40, normalisation=mode)
+    config = FeatureConfig(sample_rate=8000, n_mels=40, normalisation=mode, prior_ms=prior_ms)
     fitted = fit_normaliser(utterances, config)
-    base = Normaliser(mode, torch.zeros(40), torch.ones(40)).for_speakers(utterances, config)
+    raw = torch.cat([log_mel(load_audio(u.audio_filepath, 8000), config) for u in utterances])
+    if prior_ms:
+        assert fitted.prior_frames == 50
+        torch.testing.assert_close(fitted.prior, raw.mean(0), atol=1e-4, rtol=0)
+    else:
+        assert fitted.prior is None
+    base = Normaliser(
+        mode, torch.zeros(40), torch.ones(40), prior=fitted.prior, prior_frames=fitted.prior_frames
+    ).for_speakers(utterances, config)
     for speaker, mean in base.speaker_means.items():
         torch.testing.assert_close(fitted.speaker_means[speaker], mean, atol=1e-4, rtol=0)
     centred = torch.cat(
@@ -122,16 +134,19 @@ def test_one_pass_statistics_equal_the_features_the_model_sees(fsdd, tmp_path, m
     torch.testing.assert_close(fitted.std, centred.std(0, unbiased=False), atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("mode", ["global", "utterance", "speaker", "running"])
-def test_batch_normalises_each_file_as_alone(mode):
+@pytest.mark.parametrize("mode,prior_frames", [
+    ("global", 0), ("utterance", 0), ("speaker", 0), ("running", 0), ("running", 6),
+])  # fmt: skip
+def test_batch_normalises_each_file_as_alone(mode, prior_frames):
     """Normaliser.batch over a padded batch: each file as the Normaliser alone would give it
     (own or speaker mean over its own frames only), padding left at zero."""
     generator = torch.Generator().manual_seed(0)
     files = [torch.randn(n, 4, generator=generator) * 3 - 5 for n in (7, 3, 5)]
     speakers = ["a", "b", None]  # "b" has no mean: falls back to its own
     normaliser = Normaliser(
-        mode, torch.full((4,), -5.0), torch.full((4,), 2.0), {"a": torch.ones(4)}
-    )
+        mode, torch.full((4,), -5.0), torch.full((4,), 2.0), {"a": torch.ones(4)},
+        torch.full((4,), -4.0), prior_frames,
+    )  # fmt: skip
     frames = torch.tensor([len(f) for f in files])
     batch = torch.nn.utils.rnn.pad_sequence(files, batch_first=True)  # (batch, time, n_mels)
     out = normaliser.batch(batch, frames, speakers)
@@ -159,3 +174,23 @@ def test_running_mean_is_causal_and_streams_in_chunks():
     torch.testing.assert_close(torch.cat(pieces), whole, atol=1e-5, rtol=0)
     with pytest.raises(AsrError, match="utterance mean"):
         Normaliser("utterance", torch.zeros(4), torch.ones(4)).streaming()
+
+
+def test_a_running_prior_counts_as_frames_before_the_first_and_streams_in_chunks():
+    """With a prior p of k frames, frame t loses (k p + sum of frames 0..t) / (k + t + 1): a
+    file's first frame keeps its distance from the training mean, where without a prior it
+    is centred to zero; chunks through `streaming` still give exactly the whole file's."""
+    generator = torch.Generator().manual_seed(2)
+    feats = torch.randn(40, 4, generator=generator) * 3 - 5
+    prior = torch.tensor([-6.0, -5.0, -4.0, -3.0])
+    normaliser = Normaliser("running", torch.zeros(4), torch.ones(4), prior=prior, prior_frames=20)
+    seen = torch.arange(1, 41)[:, None] + 20
+    expected = feats - (20 * prior + feats.cumsum(0)) / seen
+    torch.testing.assert_close(normaliser(feats), expected, atol=1e-5, rtol=0)
+    assert normaliser(feats)[0].abs().sum() > 1.0  # not zero: the prior, not the frame itself
+    assert Normaliser("running", torch.zeros(4), torch.ones(4))(feats)[0].abs().sum() < 1e-5
+    stream = normaliser.streaming()
+    pieces = [stream(feats[a:b]) for a, b in ((0, 3), (3, 3), (3, 40))]
+    torch.testing.assert_close(torch.cat(pieces), expected, atol=1e-5, rtol=0)
+    with pytest.raises(AsrError, match="prior_ms"):
+        FeatureConfig(normalisation="utterance", prior_ms=500)

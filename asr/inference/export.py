@@ -102,6 +102,7 @@ def _metadata(ckpt: Checkpoint) -> dict:
         "vocab": list(ckpt.vocab.symbols),
         "mean": ckpt.mean.tolist(),
         "std": ckpt.std.tolist(),
+        "prior": None if ckpt.prior is None else ckpt.prior.tolist(),
         "decoding": config_to_dict(ckpt.decoding) if ckpt.decoding else {},
         "metadata": ckpt.metadata,
     }
@@ -160,6 +161,7 @@ def load_onnx(path: Path, threads: int | None = None) -> tuple[Checkpoint, OnnxM
         vocab=Vocabulary(tuple(meta["vocab"])),
         mean=torch.tensor(meta["mean"]),
         std=torch.tensor(meta["std"]),
+        prior=None if meta.get("prior") is None else torch.tensor(meta["prior"]),
         state_dict={},
         metadata=meta.get("metadata", {}),
         decoding=config_from_dict(DecodeConfig, meta["decoding"]) if meta.get("decoding") else None,

@@ -37,9 +37,11 @@ def random_recognizer(config: ModelConfig, head_scale: float = 1.0, **kw) -> Rec
         layer[1].running_var.uniform_(0.5, 2.0)
     with torch.no_grad():
         model.head.weight *= head_scale
+    features = replace(FEATURES, **kw)
+    prior = torch.linspace(-9.0, -5.0, 40) if features.prior_ms else None
     ckpt = Checkpoint(
-        config, replace(FEATURES, **kw), VOCAB, torch.full((40,), -8.0), torch.full((40,), 3.0),
-        model.state_dict(),
+        config, features, VOCAB, torch.full((40,), -8.0), torch.full((40,), 3.0),
+        model.state_dict(), prior=prior,
     )  # fmt: skip
     return Recognizer(ckpt)
 
@@ -61,13 +63,16 @@ def test_feature_stream_equals_log_mel_of_the_whole(samples):
     torch.testing.assert_close(torch.cat(frames), log_mel(wave, FEATURES), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("normalisation", ["global", "running"])
+@pytest.mark.parametrize(
+    "normalisation,prior_ms", [("global", 0), ("running", 0), ("running", 300)]
+)
 @pytest.mark.parametrize("cell,lookahead", CELLS)
-def test_streamed_log_probs_equal_the_offline_forward(cell, lookahead, normalisation):
-    """Features, normalisation and model state carried across random chunks: the log-probs of
-    each cell type equal `Recognizer.log_probs` of the whole file (its fp32 inference model)."""
+def test_streamed_log_probs_equal_the_offline_forward(cell, lookahead, normalisation, prior_ms):
+    """Features, normalisation (a running prior too) and model state carried across random
+    chunks: the log-probs of each cell type equal `Recognizer.log_probs` of the whole file (its
+    fp32 inference model)."""
     config = replace(UNI, cell=cell, lookahead=lookahead)
-    recognizer = random_recognizer(config, normalisation=normalisation)
+    recognizer = random_recognizer(config, normalisation=normalisation, prior_ms=prior_ms)
     wave = load_audio(SPEECH, 8000)
     offline, lengths = recognizer.log_probs([wave])
     features, model = FeatureStream(FEATURES), ModelStream(recognizer.model)
