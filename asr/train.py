@@ -17,11 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from asr.checkpoint import (
-    Checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
+from asr.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from asr.config import config_to_dict
 from asr.data import Batch, DurationBatchSampler, SpeechDataset, collate
 from asr.decoding.greedy import greedy_decode
