@@ -1,4 +1,5 @@
-"""Waveform augmentation for training: silence padding, speed and volume perturbation, noise.
+"""Waveform augmentation for training: band limiting, silence padding, speed and volume
+perturbation, noise.
 
 Pure functions over (samples,) tensors driven by an explicit torch.Generator, so a resumed run
 draws the same perturbations as an uninterrupted one.
@@ -25,6 +26,11 @@ class AugmentConfig:
     # subtract moves with the share of silence, and corpora differ in it (FSDD is cut tight,
     # Speech Commands has pauses), so the model learns words whatever that share is.
     pad_seconds: tuple[float, float] = (0.0, 0.0)
+    # Chance of band-limiting an utterance to narrowband_hz (resampled to twice that and back,
+    # as a recording made at that Nyquist rate reads), so that a wide-band model hears narrow-band
+    # speech from every corpus's voices, not only from the corpus recorded narrow (FSDD, 8 kHz).
+    narrowband_prob: float = 0.0
+    narrowband_hz: int = 4000
 
 
 def _uniform(low: float, high: float, generator: torch.Generator) -> float:
@@ -35,6 +41,14 @@ def augment_wave(
     wave: torch.Tensor, sample_rate: int, config: AugmentConfig, generator: torch.Generator
 ) -> torch.Tensor:
     """wave (samples,) -> perturbed wave (samples',); speed and padding change the length."""
+    # Drawn only when enabled, so configs without it draw the perturbations they always did.
+    if (
+        config.narrowband_prob
+        and float(torch.rand((), generator=generator)) < config.narrowband_prob
+    ):
+        narrow = 2 * config.narrowband_hz
+        if narrow < sample_rate:
+            wave = resample(resample(wave, sample_rate, narrow, sharp=True), narrow, sample_rate)
     speed = config.speeds[int(torch.randint(len(config.speeds), (), generator=generator))]
     if speed != 1.0:
         # Resampling to rate/speed and playing at rate shifts tempo and pitch, like sox speed.

@@ -41,3 +41,32 @@ def test_padding_adds_silence_at_each_end_and_noise_keeps_the_speech_snr():
     noise = out[:4000]  # the padding before the speech holds the noise alone
     snr = 10 * torch.log10(wave.square().mean() / noise.square().mean())
     assert abs(float(snr) - 20) < 1
+
+
+def _band_power(wave: torch.Tensor, rate: int, low: float, high: float) -> float:
+    spectrum = torch.fft.rfft(wave).abs().square()
+    freqs = torch.fft.rfftfreq(len(wave), 1 / rate)
+    return float(spectrum[(freqs >= low) & (freqs < high)].sum())
+
+
+def test_narrowband_removes_what_lies_above_its_band_and_is_drawn_per_utterance():
+    t = torch.arange(16000) / 16000
+    wave = torch.sin(2 * torch.pi * 1000 * t) + torch.sin(2 * torch.pi * 6000 * t)  # 1 + 6 kHz
+    plain = dict(speeds=(1.0,), gain_db=0.0, noise_prob=0.0)
+    always = AugmentConfig(**plain, narrowband_prob=1.0, narrowband_hz=4000)
+    out = augment_wave(wave, 16000, always, torch.Generator().manual_seed(0))
+    assert len(out) == len(wave)
+    low, high = _band_power(out, 16000, 900, 1100), _band_power(out, 16000, 4000, 8000)
+    assert high < 1e-4 * low  # the 6 kHz tone is gone, as from an 8 kHz recording
+    assert abs(low / _band_power(wave, 16000, 900, 1100) - 1) < 0.01  # the 1 kHz tone is kept
+    half = AugmentConfig(**plain, narrowband_prob=0.5)
+    narrowed = [
+        _band_power(
+            augment_wave(wave, 16000, half, torch.Generator().manual_seed(s)), 16000, 4000, 8000
+        )
+        < 1e-4 * low  # fmt: skip
+        for s in range(20)
+    ]
+    assert 3 < sum(narrowed) < 17
+    at_8k = torch.sin(2 * torch.pi * 1000 * torch.arange(8000) / 8000)  # nothing to remove
+    torch.testing.assert_close(augment_wave(at_8k, 8000, always, torch.Generator()), at_8k)
