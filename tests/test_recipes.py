@@ -14,6 +14,7 @@ import pytest
 from asr.checkpoint import load_checkpoint
 from asr.errors import AsrError
 from asr.manifest import read_manifest, write_manifest
+from asr.train_config import configs_from_toml
 from benchmarks.bench import synth_decoding_rows
 
 from conftest import ROOT, SHARED_DATA
@@ -39,6 +40,19 @@ def assert_up_to_date(recipe: str, *args: str) -> None:
     """A second run would do nothing: make -q agrees and make -n has no command to show."""
     assert make(recipe, "-q", *args, check=False).returncode == 0
     assert "Nothing to be done" in make(recipe, "-n", *args).stdout
+
+
+CONFIGS = sorted(RECIPES.glob("*/*.toml"))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[f"{p.parent.name}/{p.name}" for p in CONFIGS])
+def test_every_recipe_config_reads(config, tmp_path):
+    """A misspelt key in a config a recipe runs for an hour fails here, not at its start."""
+    train_config, _, features = configs_from_toml(
+        config, train_manifest=tmp_path / "t.jsonl", out_dir=tmp_path / "exp",
+        init_from=tmp_path / "init.pt",  # as the recipes give it: warm starts need one
+    )  # fmt: skip
+    assert features.sample_rate in (8000, 16000) and train_config.epochs >= 1
 
 
 def test_help_lists_targets_and_variables(tmp_path):
