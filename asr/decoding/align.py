@@ -1,7 +1,7 @@
 """Word timings and confidences: CTC forced alignment of a hypothesis to its log-probs.
 
-Any decoder's output (greedy or beam) is aligned the same way with
-`torchaudio.functional.forced_align`, so timings never depend on the search. CTC posteriors
+Any decoder's output (greedy or beam) is aligned the same way (`asr.decoding.forced`), so
+timings never depend on the search. CTC posteriors
 are peaky: a character fires on a frame or two and blanks cover the rest, so a word's span runs
 from its first character's frames to its last one's, and blank frames are left to the pauses.
 """
@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
-import torchaudio.functional as AF
-from torch import Tensor
+import numpy as np
 
+from asr.decoding.forced import TokenSpan, forced_align, merge_tokens
 from asr.text import SPACE, Vocabulary
 
 __all__ = ["WordTiming", "align_words"]
@@ -28,22 +27,15 @@ class WordTiming:
     confidence: float  # in [0, 1]: mean posterior of the word's characters where they fire
 
 
-@dataclass(frozen=True)
-class _Span:
-    token: int
-    start: int  # first frame
-    end: int  # one past the last frame
-    score: float  # mean posterior over the span's frames
-
-
 def align_words(
-    log_probs: Tensor,
+    log_probs,
     tokens: Sequence[int],
     vocab: Vocabulary,
     frame_shift: float,
     offset: float = 0.0,
 ) -> list[WordTiming]:
-    """log_probs (time, vocab) of one utterance, tokens its hypothesis (ids, no blanks).
+    """log_probs (time, vocab) of one utterance (numpy or a CPU tensor), tokens its hypothesis
+    (ids, no blanks).
 
     Returns one WordTiming per word of the hypothesis, times in seconds plus `offset`. An
     utterance too short for its tokens (CTC needs a frame per token and a blank between
@@ -54,13 +46,14 @@ def align_words(
     letters = [t for t in targets if t != space]
     if not letters:
         return []
+    log_probs = np.asarray(log_probs, dtype=np.float32)
     spans = _forced_spans(log_probs, targets)
     if spans is None:
         letter_spans = _forced_spans(log_probs, letters) or _even_spans(len(log_probs), letters)
         spans = _with_spaces(letter_spans, targets, space)
     words: list[WordTiming] = []
-    current: list[_Span] = []
-    for span in [*spans, _Span(space, 0, 0, 0.0)]:  # a final space closes the last word
+    current: list[TokenSpan] = []
+    for span in [*spans, TokenSpan(space, 0, 0, 0.0)]:  # a final space closes the last word
         if span.token != space:
             current.append(span)
         elif current:
@@ -80,30 +73,30 @@ def _strip(tokens: list[int], space: int) -> list[int]:
     return out
 
 
-def _forced_spans(log_probs: Tensor, targets: list[int]) -> list[_Span] | None:
+def _forced_spans(log_probs: np.ndarray, targets: list[int]) -> list[TokenSpan] | None:
     """One span per target token, or None when the frames cannot hold the targets."""
-    emissions = log_probs.detach().float().cpu().unsqueeze(0)  # (1, time, vocab)
-    try:
-        labels, scores = AF.forced_align(emissions, torch.tensor([targets]), blank=0)
-    except RuntimeError:  # fewer frames than the targets need
+    aligned = forced_align(log_probs, targets)
+    if aligned is None:  # fewer frames than the targets need
         return None
-    merged = AF.merge_tokens(labels[0], scores[0].exp(), blank=0)  # scores: (1, time) log-probs
-    return [_Span(s.token, s.start, s.end, float(s.score)) for s in merged]
+    labels, scores = aligned  # (time,), (time,) log-probs
+    return merge_tokens(labels, np.exp(scores))
 
 
-def _even_spans(frames: int, letters: list[int]) -> list[_Span]:
+def _even_spans(frames: int, letters: list[int]) -> list[TokenSpan]:
     """Equal shares of the frames, no confidence: the last resort for a too-short utterance."""
     step = frames / len(letters)
-    return [_Span(t, int(i * step), int((i + 1) * step), 0.0) for i, t in enumerate(letters)]
+    return [TokenSpan(t, int(i * step), int((i + 1) * step), 0.0) for i, t in enumerate(letters)]
 
 
-def _with_spaces(letter_spans: list[_Span], targets: list[int], space: int) -> list[_Span]:
+def _with_spaces(letter_spans: list[TokenSpan], targets: list[int], space: int) -> list[TokenSpan]:
     """Put the word breaks of `targets` back between spans aligned without them."""
     spans = iter(letter_spans)
-    return [_Span(space, 0, 0, 0.0) if t == space else next(spans) for t in targets]
+    return [TokenSpan(space, 0, 0, 0.0) if t == space else next(spans) for t in targets]
 
 
-def _word(spans: list[_Span], vocab: Vocabulary, frame_shift: float, offset: float) -> WordTiming:
+def _word(
+    spans: list[TokenSpan], vocab: Vocabulary, frame_shift: float, offset: float
+) -> WordTiming:
     return WordTiming(
         word="".join(vocab.symbols[s.token] for s in spans),
         start=round(offset + spans[0].start * frame_shift, 3),

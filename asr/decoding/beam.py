@@ -1,15 +1,18 @@
 """CTC decoding strategies behind one interface: greedy best path, and flashlight beam search.
 
-Beam search runs torchaudio's `ctc_decoder` (flashlight-text) either lexicon-free (any string
-of characters) or constrained by a lexicon, optionally scored by a KenLM word n-gram model (ARPA
-or KenLM binary; `asr lm` writes both the ARPA and the lexicon). The model's space symbol plays
-flashlight's word boundary token "|", which ends every lexicon spelling.
+Beam search runs flashlight-text's CTC decoder, as torchaudio's `ctc_decoder` wraps it, called
+directly on numpy arrays so that decoding needs no torch: either lexicon-free (any string of
+characters) or constrained by a lexicon, optionally scored by a KenLM word n-gram model (ARPA or
+KenLM binary; `asr lm` writes both the ARPA and the lexicon). The model's space symbol plays
+flashlight's word boundary token "|", which ends every lexicon spelling. Decoders take
+log-probs as numpy arrays or CPU tensors.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import itertools
 import logging
 import os
 import sys
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from torch import Tensor
+import numpy as np
 
 from asr.decode_config import DecodeConfig
 from asr.decoding.greedy import greedy_decode
@@ -47,7 +50,7 @@ class Hypothesis:
 
 
 class Decoder(Protocol):
-    def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[list[Hypothesis]]:
+    def __call__(self, log_probs, lengths) -> list[list[Hypothesis]]:
         """log_probs (batch, time, vocab), lengths (batch,) -> N-best hypotheses per utterance."""
         ...
 
@@ -58,8 +61,9 @@ class GreedyDecoder:
     def __init__(self, vocab: Vocabulary):
         self.vocab = vocab
 
-    def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[list[Hypothesis]]:
-        best = log_probs.max(dim=-1).values  # (batch, time)
+    def __call__(self, log_probs, lengths) -> list[list[Hypothesis]]:
+        log_probs, lengths = np.asarray(log_probs), np.asarray(lengths)
+        best = log_probs.max(-1)  # (batch, time)
         hyps = []
         for i, ids in enumerate(greedy_decode(log_probs, lengths)):
             score = float(best[i, : int(lengths[i])].sum())
@@ -91,8 +95,6 @@ class BeamDecoder:
     """flashlight beam search over CPU log-probs, built once per configuration."""
 
     def __init__(self, config: DecodeConfig, vocab: Vocabulary):
-        from torchaudio.models.decoder import ctc_decoder
-
         for path in (config.lexicon, config.lm):
             if path is not None and not Path(path).is_file():
                 raise AsrError(f"{path}: no such file")
@@ -102,25 +104,11 @@ class BeamDecoder:
             raise AsrError("beam search needs a vocabulary with a space symbol")
         self.vocab = vocab
         self.config = config
-        tokens = [WORD_BOUNDARY if s == SPACE else s for s in vocab.symbols]
         # KenLM reports loading progress on the process's stderr, not Python's: log it instead.
         quiet = _native_stderr_to_debug_log() if config.lm else contextlib.nullcontext()
         try:
             with quiet:
-                self._decode = ctc_decoder(
-                    lexicon=None if config.lexicon is None else str(config.lexicon),
-                    tokens=tokens,
-                    lm=None if config.lm is None else str(config.lm),
-                    nbest=config.nbest,
-                    beam_size=config.beam_size,
-                    beam_size_token=config.beam_size_token,
-                    beam_threshold=config.beam_threshold,
-                    lm_weight=config.lm_weight,
-                    word_score=config.word_score,
-                    blank_token=vocab.symbols[0],
-                    sil_token=WORD_BOUNDARY,
-                    unk_word=UNK,
-                )
+                self._decoder, self._words = _flashlight_decoder(config, vocab)
         except ValueError as err:  # a lexicon spelling with a symbol the model lacks
             hint = "; asr lm --model M writes a lexicon the model can spell"
             raise AsrError(f"{config.lexicon}: cannot load lexicon ({err}{hint})") from err
@@ -128,17 +116,83 @@ class BeamDecoder:
             culprit = config.lexicon if "loadWords" in str(err) else config.lm or config.lexicon
             raise AsrError(f"{culprit}: cannot load ({err})") from err
 
-    def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[list[Hypothesis]]:
-        emissions = log_probs.detach().float().cpu().contiguous()  # (batch, time, vocab)
-        results = self._decode(emissions, lengths.cpu().int())
-        return [[self._hypothesis(h) for h in nbest] for nbest in results]
+    def __call__(self, log_probs, lengths) -> list[list[Hypothesis]]:
+        emissions = np.ascontiguousarray(log_probs, dtype=np.float32)  # (batch, time, vocab)
+        batch, _, symbols = emissions.shape
+        hyps = []
+        for b, frames in zip(range(batch), np.asarray(lengths).tolist(), strict=True):
+            # flashlight reads the frames in place: the array outlives the call
+            address = emissions.ctypes.data + b * emissions.strides[0]
+            results = self._decoder.decode(address, int(frames), symbols)
+            hyps.append([self._hypothesis(r) for r in results[: self.config.nbest]])
+        return hyps
 
-    def _hypothesis(self, hyp) -> Hypothesis:
-        # flashlight pads a hypothesis with boundary tokens; the words are the lexicon's own
-        ids = [int(t) for t in hyp.tokens if int(t) != 0]
-        text = " ".join(hyp.words) if self.config.lexicon else self.vocab.decode(ids)
+    def _hypothesis(self, result) -> Hypothesis:
+        # flashlight's path has a token per frame, padded with boundary tokens; the words are
+        # the lexicon's own
+        ids = [t for t, _ in itertools.groupby(result.tokens) if t > 0]
+        if self.config.lexicon:
+            text = " ".join(self._words.get_entry(w) for w in result.words if w >= 0)
+        else:
+            text = self.vocab.decode(ids)
         ids = self.vocab.encode(text) if text else []
-        return Hypothesis(text, tuple(ids), float(hyp.score))
+        return Hypothesis(text, tuple(ids), float(result.score))
+
+
+def _flashlight_decoder(config: DecodeConfig, vocab: Vocabulary):
+    """flashlight's lexicon or lexicon-free CTC decoder for `config`, and its word dictionary
+    (None without lexicon or LM), set up as torchaudio's `ctc_decoder` sets them up."""
+    from flashlight.lib.text import decoder as fl
+    from flashlight.lib.text.decoder.kenlm import KenLM
+    from flashlight.lib.text.dictionary import Dictionary, create_word_dict, load_words
+
+    tokens = Dictionary([WORD_BOUNDARY if s == SPACE else s for s in vocab.symbols])
+    boundary, blank = tokens.get_index(WORD_BOUNDARY), 0
+    lexicon = load_words(str(config.lexicon)) if config.lexicon else None
+    words = None
+    if lexicon:
+        words = create_word_dict(lexicon)
+    elif config.lm:  # lexicon-free with a word LM: every token is a word
+        symbols = [*map(tokens.get_entry, range(tokens.index_size())), UNK]
+        words = create_word_dict({s: [[s]] for s in symbols})
+    lm = KenLM(str(config.lm), words) if config.lm else fl.ZeroLM()
+    common = dict(
+        beam_size=config.beam_size,
+        beam_size_token=config.beam_size_token or tokens.index_size(),
+        beam_threshold=config.beam_threshold,
+        lm_weight=config.lm_weight,
+        sil_score=0.0,
+        log_add=False,
+        criterion_type=fl.CriterionType.CTC,
+    )
+    if not lexicon:
+        options = fl.LexiconFreeDecoderOptions(**common)
+        return _Kept(fl.LexiconFreeDecoder(options, lm, boundary, blank, []), lm), words
+    options = fl.LexiconDecoderOptions(
+        **common, word_score=config.word_score, unk_score=float("-inf")
+    )
+    trie = fl.Trie(tokens.index_size(), boundary)
+    start = lm.start(False)
+    for word, spellings in lexicon.items():
+        index = words.get_index(word)
+        _, score = lm.score(start, index)
+        for spelling in spellings:
+            trie.insert([tokens.get_index(t) for t in spelling], index, score)
+    trie.smear(fl.SmearingMode.MAX)
+    unk = words.get_index(UNK)
+    decoder = fl.LexiconDecoder(options, trie, lm, boundary, blank, unk, [], False)
+    return _Kept(decoder, lm), words
+
+
+class _Kept:
+    """A flashlight decoder that holds its LM: pybind11 does not keep an argument alive, and a
+    collected LM crashes the next decode (pytorch/audio#3218)."""
+
+    def __init__(self, decoder, lm):
+        self.decoder, self.lm = decoder, lm
+
+    def decode(self, address: int, frames: int, symbols: int):
+        return self.decoder.decode(address, frames, symbols)
 
 
 @contextlib.contextmanager

@@ -22,10 +22,9 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import torch
-import torchaudio.functional as AF
-from torch import Tensor
+import numpy as np
 
+from asr.decoding.forced import forced_align
 from asr.text import SPACE
 
 __all__ = [
@@ -56,21 +55,21 @@ class Evidence(NamedTuple):
     entropy: float = 0.0  # nats per frame: the posterior's mean entropy
 
 
-def vocabulary_gap(log_probs: Tensor, tokens: tuple[int, ...] | list[int]) -> float:
-    """log_probs (time, vocab) of one utterance and its hypothesis (ids, no blanks) -> nats per
-    frame by which the hypothesis' best alignment falls below the best path (>= 0)."""
+def vocabulary_gap(log_probs, tokens: tuple[int, ...] | list[int]) -> float:
+    """log_probs (time, vocab) of one utterance (numpy or a CPU tensor) and its hypothesis (ids,
+    no blanks) -> nats per frame by which the hypothesis' best alignment falls below the best
+    path (>= 0)."""
+    log_probs = np.asarray(log_probs, dtype=np.float32)
     frames = len(log_probs)
     if frames == 0:
         return NO_PATH_GAP
-    best = float(log_probs.max(dim=-1).values.sum())
+    best = float(log_probs.max(-1).sum())
     if not tokens:  # the all-blank path
         return max(0.0, best - float(log_probs[:, 0].sum())) / frames
-    emissions = log_probs.detach().float().cpu().unsqueeze(0)  # (1, time, vocab)
-    try:
-        _, scores = AF.forced_align(emissions, torch.tensor([list(tokens)]), blank=0)
-    except RuntimeError:  # fewer frames than the tokens need
+    aligned = forced_align(log_probs, list(tokens))
+    if aligned is None:  # fewer frames than the tokens need
         return NO_PATH_GAP
-    return max(0.0, best - float(scores.sum())) / frames  # scores: (1, time) log-probs
+    return max(0.0, best - float(aligned[1].sum())) / frames  # aligned[1]: (time,) log-probs
 
 
 def foreign_ids(symbols: tuple[str, ...], words: tuple[str, ...]) -> tuple[int, ...]:
@@ -79,27 +78,26 @@ def foreign_ids(symbols: tuple[str, ...], words: tuple[str, ...]) -> tuple[int, 
     return tuple(i for i, s in enumerate(symbols) if i > 0 and s not in used)
 
 
-def foreign_share(log_probs: Tensor, foreign: tuple[int, ...]) -> float:
+def foreign_share(log_probs, foreign: tuple[int, ...]) -> float:
     """log_probs (time, vocab) -> the share (0-1) of the non-blank posterior mass on `foreign`."""
     if not foreign or not len(log_probs):
         return 0.0
-    probs = log_probs.detach().float().exp()  # (time, vocab)
+    probs = np.exp(np.asarray(log_probs, dtype=np.float32))  # (time, vocab)
     spoken = float((1 - probs[:, 0]).sum())
     return float(probs[:, list(foreign)].sum()) / spoken if spoken > 1e-6 else 0.0
 
 
-def mean_entropy(log_probs: Tensor) -> float:
+def mean_entropy(log_probs) -> float:
     """log_probs (time, vocab) -> the posterior's entropy in nats, averaged over frames."""
     if not len(log_probs):
         return 0.0
-    log_probs = log_probs.detach().float()
-    return float(-(log_probs.exp() * log_probs).sum(dim=-1).mean())
+    log_probs = np.asarray(log_probs, dtype=np.float32)
+    return float(-(np.exp(log_probs) * log_probs).sum(-1).mean())
 
 
-def evidence(
-    log_probs: Tensor, tokens: tuple[int, ...] | list[int], foreign: tuple[int, ...]
-) -> Evidence:
-    """The evidence of one decoded utterance: its log_probs (time, vocab), its hypothesis' ids
+def evidence(log_probs, tokens: tuple[int, ...] | list[int], foreign: tuple[int, ...]) -> Evidence:
+    """The evidence of one decoded utterance: its log_probs (time, vocab; numpy or a CPU
+    tensor), its hypothesis' ids
     and the ids of the characters no vocabulary word has."""
     return Evidence(
         vocabulary_gap(log_probs, tokens), foreign_share(log_probs, foreign),

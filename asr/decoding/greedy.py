@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+import numpy as np
 
 __all__ = ["greedy_decode"]
 
 
-def greedy_decode(log_probs: Tensor, lengths: Tensor, blank: int = 0) -> list[list[int]]:
-    """log_probs (batch, time, vocab), lengths (batch,) -> token ids per utterance.
+def greedy_decode(log_probs, lengths, blank: int = 0) -> list[list[int]]:
+    """log_probs (batch, time, vocab), lengths (batch,): numpy arrays or CPU tensors -> token ids
+    per utterance.
 
     Takes the best symbol per frame, merges repeats, then drops blanks.
     """
-    best = log_probs.argmax(dim=-1)  # (batch, time)
+    best = np.asarray(log_probs).argmax(-1)  # (batch, time)
     # A frame starts a new symbol where it differs from the previous frame.
-    changed = torch.ones_like(best, dtype=torch.bool)
+    changed = np.ones_like(best, dtype=bool)
     changed[:, 1:] = best[:, 1:] != best[:, :-1]
     keep = changed & (best != blank)  # (batch, time)
-    return [best[i, : int(n)][keep[i, : int(n)]].tolist() for i, n in enumerate(lengths.tolist())]
+    return [best[i, :n][keep[i, :n]].tolist() for i, n in enumerate(np.asarray(lengths).tolist())]
