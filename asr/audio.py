@@ -1,24 +1,25 @@
 """Audio files: every read and write of the package, and its one resampler.
 
 Reading takes any format soundfile knows, at any rate and channel count, to float32; writing is
-16-bit PCM wav. Everything downstream works on tensors.
+16-bit PCM wav. The readers give tensors, and `read_samples` / `load_samples` numpy arrays.
+torch is imported by the functions that need it, not by the module: the ONNX transcribe path
+(`asr.inference.onnx_recognizer`) reads audio at its model's rate without loading torch.
 """
 
 from __future__ import annotations
 
-import math
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio.functional as AF
 
 from asr.errors import AsrError
+
+if TYPE_CHECKING:
+    import torch
 
 SAMPLE_RATE = 16000  # Hz, the default model rate; FeatureConfig may choose another
 
@@ -34,21 +35,18 @@ _SHARP_FILTER = {
 # What soundfile raises for a file it cannot open or decode.
 _SOUNDFILE_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError)
 
-PCM_SCALE = 32768.0  # 16-bit sample -> [-1, 1)
-
 __all__ = [
     "SAMPLE_RATE",
     "AudioInfo",
-    "StreamResampler",
     "audio_blocks",
     "audio_duration",
     "audio_info",
     "load_audio",
+    "load_samples",
     "read_audio",
-    "read_blocks",
-    "read_pcm",
-    "read_wav_stream",
+    "read_samples",
     "resample",
+    "resample_samples",
     "write_audio",
 ]
 
@@ -68,14 +66,23 @@ class AudioInfo:
 def load_audio(
     path: Path, sample_rate: int = SAMPLE_RATE, min_samples: int = 0, seconds: float | None = None
 ) -> torch.Tensor:
+    """`load_samples` as a float32 tensor (samples,) in [-1, 1]."""
+    import torch
+
+    return torch.from_numpy(load_samples(path, sample_rate, min_samples, seconds))
+
+
+def load_samples(
+    path: Path, sample_rate: int = SAMPLE_RATE, min_samples: int = 0, seconds: float | None = None
+) -> np.ndarray:
     """Read `path` (only its first `seconds` if given), mix to mono, resample to `sample_rate`.
 
-    Returns a float32 tensor (samples,) in [-1, 1]. Raises AsrError as `read_audio` does, and
+    Returns float32 samples (samples,) in [-1, 1]. Raises AsrError as `read_samples` does, and
     for fewer than `min_samples` samples at `sample_rate`.
     """
     stop = None if seconds is None else round(seconds * audio_info(path).sample_rate)
-    wave, rate = read_audio(path, stop=stop)
-    wave = resample(wave, rate, sample_rate)
+    wave, rate = read_samples(path, stop=stop)
+    wave = resample_samples(wave, rate, sample_rate)
     if len(wave) < min_samples:
         raise AsrError(
             f"{path}: too short ({len(wave) / sample_rate:.3f} s; at least "
@@ -87,6 +94,16 @@ def load_audio(
 def read_audio(
     path: Path, start: int = 0, stop: int | None = None, mono: bool = True
 ) -> tuple[torch.Tensor, int]:
+    """`read_samples` as a tensor, and the file's rate in Hz."""
+    import torch
+
+    wave, rate = read_samples(path, start, stop, mono)
+    return torch.from_numpy(wave), rate
+
+
+def read_samples(
+    path: Path, start: int = 0, stop: int | None = None, mono: bool = True
+) -> tuple[np.ndarray, int]:
     """Frames [start, stop) of `path` at its own rate, and that rate in Hz.
 
     The samples are float32, mixed to mono (samples,), or (samples, channels) with mono=False.
@@ -104,18 +121,17 @@ def read_audio(
         raise AsrError(f"{path}: no audio samples (header only)")
     if not np.isfinite(data).all():
         raise AsrError(f"{path}: audio contains NaN or infinite samples")
-    wave = torch.from_numpy(data.mean(axis=1) if mono else data)  # (samples,) mono
-    return wave, rate
+    return (data.mean(axis=1) if mono else data), rate  # (samples,) mono
 
 
-def audio_blocks(path: Path, block_frames: int) -> Iterator[torch.Tensor]:
+def audio_blocks(path: Path, block_frames: int) -> Iterator[np.ndarray]:
     """The file mixed to mono in consecutive float32 blocks (block_frames,), the last maybe
     shorter, read one at a time so that memory holds one block. Raises AsrError if unreadable."""
     _check_regular(Path(path))
     try:
         with sf.SoundFile(path) as f:
             for data in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
-                yield torch.from_numpy(data.mean(axis=1))  # (samples, channels) -> (samples,)
+                yield data.mean(axis=1)  # (samples, channels) -> (samples,)
     except _SOUNDFILE_ERRORS as err:
         raise AsrError(f"{path}: cannot decode audio ({_short(err)})") from err
 
@@ -141,7 +157,7 @@ def write_audio(path: Path, wave: torch.Tensor | np.ndarray, sample_rate: int) -
     Clipped to [-1, 1] first: resampling and added noise can overshoot full scale, and 16-bit
     writes would wrap around. Raises AsrError if the file cannot be written.
     """
-    data = wave.numpy() if isinstance(wave, torch.Tensor) else wave
+    data = np.asarray(wave)
     try:
         sf.write(path, np.clip(data, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
     except _SOUNDFILE_ERRORS as err:
@@ -155,7 +171,18 @@ def resample(
     uses the long Kaiser filter, whose stop band lets nothing above the new Nyquist rate pass."""
     if orig_rate == new_rate:
         return wave
+    import torchaudio.functional as AF
+
     return AF.resample(wave, orig_rate, new_rate, **(_SHARP_FILTER if sharp else {}))
+
+
+def resample_samples(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    """`resample` of numpy samples (samples,); torch loads only when the rates differ."""
+    if orig_rate == new_rate:
+        return wave
+    import torch
+
+    return resample(torch.from_numpy(wave), orig_rate, new_rate).numpy()
 
 
 def _check_regular(path: Path) -> None:
@@ -168,110 +195,6 @@ def _check_regular(path: Path) -> None:
         raise AsrError(f"{path}: not a regular file (a pipe or device); give an audio file")
     if path.stat().st_size == 0:
         raise AsrError(f"{path}: empty file")
-
-
-class StreamResampler:
-    """`resample` (default filter) of a signal arriving in chunks: the same output, by chunks.
-
-    torchaudio's polyphase sinc filter makes each block of `new` output samples (rates divided by
-    their gcd) from one block of `orig` input samples and `width` samples either side, zero
-    beyond the ends; so an output block is final once its right context has arrived, and only
-    that context is kept.
-    """
-
-    def __init__(self, orig_rate: int, new_rate: int):
-        gcd = math.gcd(orig_rate, new_rate)
-        self.rates = (orig_rate, new_rate)
-        self.orig, self.new = orig_rate // gcd, new_rate // gcd
-        # torchaudio's filter half-width (lowpass_filter_width 6, rolloff 0.99), one block spare.
-        width = math.ceil(6 * self.orig / (0.99 * min(self.orig, self.new))) + self.orig
-        self.context = math.ceil(width / self.orig)  # blocks of context either side
-        self.buffer = torch.zeros(0)  # input from block `self.first` on
-        self.first = 0  # input block where the buffer starts
-        self.done = 0  # output blocks emitted
-        self.total = 0  # input samples seen
-
-    def feed(self, wave: torch.Tensor, final: bool = False) -> torch.Tensor:
-        """(samples,) -> the output samples now complete (all of them when `final`)."""
-        self.total += len(wave)
-        self.buffer = torch.cat([self.buffer, wave])
-        if self.orig == self.new:
-            out, self.buffer = self.buffer, torch.zeros(0)
-            return out
-        available = self.first + len(self.buffer) // self.orig  # complete input blocks
-        ready = available - self.context - 1
-        if not final and ready <= self.done:
-            return torch.zeros(0)
-        out = resample(self.buffer, *self.rates)  # block b of `out` is input block first + b
-        start = (self.done - self.first) * self.new
-        if final:
-            end = math.ceil(self.new * self.total / self.orig) - self.first * self.new
-        else:
-            end, self.done = (ready - self.first) * self.new, ready
-        keep = max(self.first, self.done - self.context)  # left context of the next block
-        self.buffer, self.first = self.buffer[(keep - self.first) * self.orig :], keep
-        return out[start:end]
-
-
-def read_blocks(path: Path, sample_rate: int, block_seconds: float) -> Iterator[torch.Tensor]:
-    """A file as mono float32 blocks (samples,) at `sample_rate`, read one at a time."""
-    if not Path(path).is_file():
-        raise AsrError(f"{path}: no such file")
-    rate = audio_info(path).sample_rate
-    resampler = StreamResampler(rate, sample_rate)
-    for block in audio_blocks(path, max(1, round(block_seconds * rate))):
-        yield resampler.feed(block)
-    yield resampler.feed(torch.zeros(0), final=True)
-
-
-def read_pcm(
-    stream: BinaryIO, rate: int, sample_rate: int, block_seconds: float, channels: int = 1
-) -> Iterator[torch.Tensor]:
-    """Raw 16-bit little-endian PCM at `rate` -> mono float32 blocks (samples,) at
-    `sample_rate`, each as soon as the stream has it (a pipe is read as it fills)."""
-    resampler = StreamResampler(rate, sample_rate)
-    frame = 2 * channels
-    size = frame * max(1, round(block_seconds * rate))
-    read = getattr(stream, "read1", stream.read)  # read1: whatever has arrived, up to size
-    pending = b""
-    while chunk := read(size):
-        pending += chunk
-        usable = len(pending) - len(pending) % frame
-        data = np.frombuffer(pending[:usable], dtype="<i2").reshape(-1, channels)
-        pending = pending[usable:]
-        yield resampler.feed(torch.from_numpy(data.mean(axis=1, dtype=np.float32) / PCM_SCALE))
-    yield resampler.feed(torch.zeros(0), final=True)
-
-
-def read_wav_stream(
-    stream: BinaryIO, sample_rate: int, block_seconds: float, name: str = "stdin"
-) -> Iterator[torch.Tensor]:
-    """A 16-bit PCM WAV arriving on a pipe (no seeking; a streaming writer's data size is
-    ignored) -> mono float32 blocks at `sample_rate`, as `read_pcm`."""
-    head = _read_exactly(stream, 12, name)
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        raise AsrError(f"{name}: not a WAV stream (give raw PCM with --rate)")
-    fmt = None
-    while True:
-        kind, size = struct.unpack("<4sI", _read_exactly(stream, 8, name))
-        if kind == b"data":
-            break
-        body = _read_exactly(stream, size + size % 2, name)
-        if kind == b"fmt ":
-            fmt = struct.unpack("<HHIIHH", body[:16])
-    if fmt is None:
-        raise AsrError(f"{name}: WAV stream has no fmt chunk before its data")
-    tag, channels, rate, _, _, bits = fmt
-    if tag not in (1, 0xFFFE) or bits != 16:
-        raise AsrError(f"{name}: WAV stream must be 16-bit PCM, got format {tag}, {bits} bits")
-    yield from read_pcm(stream, rate, sample_rate, block_seconds, channels)
-
-
-def _read_exactly(stream: BinaryIO, size: int, name: str) -> bytes:
-    data = stream.read(size)
-    if len(data) < size:
-        raise AsrError(f"{name}: WAV stream ends inside its header")
-    return data
 
 
 def _short(err: Exception) -> str:

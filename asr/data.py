@@ -11,6 +11,7 @@ from torch.utils.data import Dataset, Sampler
 
 from asr.audio import load_audio
 from asr.augment import AugmentConfig, augment_wave
+from asr.batching import duration_batches
 from asr.errors import AsrError
 from asr.features import FeatureConfig, SpecAugmentConfig, log_mel, spec_augment
 from asr.manifest import Utterance
@@ -138,17 +139,8 @@ class DurationBatchSampler(Sampler[list[int]]):
         keys = self.durations
         if self.shuffle:
             keys = keys * (1 + 0.1 * torch.rand(len(keys), generator=generator, dtype=keys.dtype))
-        batches, current, longest = [], [], 0.0
-        for i in torch.argsort(keys).tolist():
-            longest_if_added = max(longest, float(self.durations[i]))
-            too_big = longest_if_added * (len(current) + 1) > self.max_seconds
-            if current and (too_big or len(current) >= self.max_batch):
-                batches.append(current)
-                current, longest_if_added = [], float(self.durations[i])
-            current.append(i)
-            longest = longest_if_added
-        if current:
-            batches.append(current)
+        order = torch.argsort(keys).tolist()
+        batches = duration_batches(order, self.durations.tolist(), self.max_seconds, self.max_batch)
         if self.shuffle:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
         per_rank = len(batches) // self.world_size if self.world_size > 1 else len(batches)

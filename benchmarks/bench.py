@@ -197,11 +197,11 @@ def run_bench(
     rows += peers.pocketsphinx_rows(waves, rate, refs)
     log("pocketsphinx")
     rows += speed.load_rows(model, ("fp32", "int8"))
-    rows += process.startup_rows(model, Path(test[0].audio_filepath), best)
-    rows += process.folder_rows(
-        model, _folder(test, work / "clips500"), sum(u.duration for u in test), best, threads,
-        peers.parameter_count(recognizers["fp32"].model), rate,
-    )  # fmt: skip
+    parameters = peers.parameter_count(recognizers["fp32"].model)
+    clips, seconds = _folder(test, work / "clips500"), sum(u.duration for u in test)
+    for path in (model, onnx):  # the checkpoint through torch, and its export without torch
+        rows += process.startup_rows(path, Path(test[0].audio_filepath), best)
+        rows += process.folder_rows(path, clips, seconds, best, threads, parameters, rate)
     log("start-up and folder")
     manifests = {n: work / f"train{n}.jsonl" for n in (100, 400)}
     for n, path in manifests.items():

@@ -74,13 +74,30 @@ def startup_rows(model: Path, clip: Path, precision: str) -> list[Row]:
     """`asr --help` and one short file transcribed, process start to exit (best of 3)."""
     asr = asr_command()
     help_s = min(run_measured([*asr, "--help"]).seconds for _ in range(3))
-    first = [*asr, "transcribe", str(clip), "--model", str(model), "--precision", precision, "-q"]
+    first = [
+        *asr,
+        "transcribe",
+        str(clip),
+        "--model",
+        str(model),
+        "-q",
+        *_precision(model, precision),
+    ]
     first_s = min(run_measured(first).seconds for _ in range(3))
     return [
         Row("start-up", "asr --help", help_s, "s", None, "wall time, best of 3"),
-        Row("start-up", f"asr transcribe one {clip.name} ({precision})", first_s, "s", None,
-            "time to first transcript: process start to exit, model load included"),
+        Row("start-up", f"asr transcribe one {clip.name} ({_label(model, precision)})", first_s,
+            "s", None, "time to first transcript: process start to exit, model load included"),
     ]  # fmt: skip
+
+
+def _precision(model: Path, precision: str) -> list[str]:
+    """The --precision option, for a checkpoint (an .onnx model runs as exported)."""
+    return [] if model.suffix == ".onnx" else ["--precision", precision]
+
+
+def _label(model: Path, precision: str) -> str:
+    return "onnx, without torch" if model.suffix == ".onnx" else precision
 
 
 def folder_rows(
@@ -91,7 +108,7 @@ def folder_rows(
     of `parameters` doing the same job as a whole process (benchmarks.peer_folder): each run
     includes start-up, reading and model load; best of `repeats`, taken in turn."""
     ours = [*asr_command(), "transcribe", str(folder), "--model", str(model), "-q"]
-    ours += ["--precision", precision, "--threads"]
+    ours += [*_precision(model, precision), "--threads"]
     peer = [sys.executable, "-m", "benchmarks.peer_folder", str(folder)]
     peer += ["--parameters", str(parameters), "--rate", str(rate), "--threads", str(threads)]
     commands = {"ours 1": [*ours, "1"], f"ours {threads}": [*ours, str(threads)], "peer": peer}
@@ -102,7 +119,7 @@ def folder_rows(
             best[name] = min(best.get(name, run.seconds), run.seconds)
             count = len(run.stdout.splitlines())
     one, many, deepspeech = best["ours 1"], best[f"ours {threads}"], best["peer"]
-    what = f"folder of {count} clips"
+    what, precision = f"folder of {count} clips", _label(model, precision)
     return [
         Row("end-to-end", f"asr transcribe {what} ({precision}, {threads} threads)",
             many / audio_seconds, "RTF", None,

@@ -73,11 +73,16 @@ def add_decoder_options(p: argparse.ArgumentParser) -> None:
 def load_recognizer(args: argparse.Namespace):
     """The Recognizer that --model (a shipped name or a file), --precision and the decoding
     options ask for, and the model's path; logs which model is used."""
-    from asr.inference.recognizer import Recognizer
     from asr.inference.shipped import resolve_model
 
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)
+    if model_path.suffix == ".onnx":  # without torch: one-thread sessions, one per worker
+        from asr.inference.onnx_recognizer import OnnxRecognizer
+
+        return OnnxRecognizer.load(model_path, **decoding_overrides(args)), model_path
+    from asr.inference.recognizer import Recognizer
+
     recognizer = Recognizer.load(model_path, precision=args.precision, **decoding_overrides(args))
     return recognizer, model_path
 

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 bad input (a message per problem on stderr; for `transcribe`, at
 least one file failed while the others were still transcribed); 2 wrong usage; 130 interrupted.
-Heavy modules (torch) are imported inside the commands so `asr --help` answers at once.
+Heavy modules (torch) are imported inside the commands so `asr --help` answers at once, and
+not at all by `asr transcribe --model M.onnx` (asr.inference.onnx_recognizer).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.quiet)
     try:
-        init_torch(getattr(args, "threads", None))
+        if not getattr(args, "torch_free", _never)(args):
+            init_torch(getattr(args, "threads", None))
         return args.run(args)
     except UsageError as err:
         args.command_parser.print_usage(sys.stderr)
@@ -54,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         # permission. Named in one line, as bad input is; the work already written stays.
         print(f"asr: {err.filename or 'output'}: {err.strerror or err}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _never(args: argparse.Namespace) -> bool:
+    return False
 
 
 def _setup_logging(quiet: bool) -> None:

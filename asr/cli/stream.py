@@ -70,7 +70,7 @@ def _run_stream(args) -> int:
 
 
 def _blocks(args, rate: int):
-    from asr.audio import read_blocks, read_pcm, read_wav_stream
+    from asr.audio_stream import read_blocks, read_pcm, read_wav_stream
 
     if args.input != "-":
         return read_blocks(Path(args.input), rate, CHUNK_SECONDS)

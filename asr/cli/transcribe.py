@@ -46,7 +46,12 @@ def add_transcribe(sub, common) -> None:
     )  # fmt: skip
     add_precision(p)
     add_decoder_options(p)
-    p.set_defaults(run=_run_transcribe)
+    p.set_defaults(run=_run_transcribe, torch_free=_onnx_model)
+
+
+def _onnx_model(args) -> bool:
+    """An exported model transcribes without torch (asr.inference.onnx_recognizer)."""
+    return args.model is not None and Path(args.model).suffix == ".onnx"
 
 
 def _run_transcribe(args) -> int:

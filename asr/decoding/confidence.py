@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from asr.decoding.forced import forced_align
+from asr.decoding.forced import best_path_score
 from asr.text import SPACE
 
 __all__ = [
@@ -66,10 +66,10 @@ def vocabulary_gap(log_probs, tokens: tuple[int, ...] | list[int]) -> float:
     best = float(log_probs.max(-1).sum())
     if not tokens:  # the all-blank path
         return max(0.0, best - float(log_probs[:, 0].sum())) / frames
-    aligned = forced_align(log_probs, list(tokens))
+    aligned = best_path_score(log_probs, list(tokens))
     if aligned is None:  # fewer frames than the tokens need
         return NO_PATH_GAP
-    return max(0.0, best - float(aligned[1].sum())) / frames  # aligned[1]: (time,) log-probs
+    return max(0.0, best - aligned) / frames
 
 
 def foreign_ids(symbols: tuple[str, ...], words: tuple[str, ...]) -> tuple[int, ...]:

@@ -21,7 +21,8 @@ from asr.evaluation.plots import Posteriorgram
 from asr.evaluation.report import write_report
 from asr.evaluation.scoring import score_utterances
 from asr.inference.parallel import transcribe_parallel
-from asr.inference.recognizer import Recognizer, Transcript
+from asr.inference.recognizer import Recognizer
+from asr.inference.transcriber import Transcript
 from asr.manifest import Utterance, read_manifest
 from asr.normalise import Normaliser
 from asr.text import normalize_text

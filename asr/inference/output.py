@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.decoding.align import WordTiming
-from asr.inference.recognizer import Transcript
+from asr.inference.transcriber import Transcript
 
 logger = logging.getLogger(__name__)
 

@@ -19,12 +19,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
-import torch
-
 from asr.errors import AsrError
-from asr.inference.recognizer import CHUNK_FILES, Recognizer, Transcript
+from asr.inference.transcriber import CHUNK_FILES, Transcriber, Transcript
 from asr.manifest import Utterance
-from asr.normalise import Normaliser
 
 __all__ = ["MIN_CHUNK", "transcribe_parallel"]
 
@@ -35,13 +32,13 @@ _work: tuple | None = None  # (recognizer, transcribe's keywords), inherited by 
 
 
 def transcribe_parallel(
-    recognizer: Recognizer,
+    recognizer: Transcriber,
     utterances: Sequence[Utterance],
     threads: int | None,
     batch_seconds: float = 120.0,
     keep_log_probs: bool = False,
     words: bool = False,
-    normaliser: Normaliser | None = None,
+    normaliser=None,
 ) -> Iterator[Transcript]:
     """`Recognizer.transcribe` on `threads` cores (None: every core this process may use): that
     many one-thread workers, or this process when there are too few files to share.
@@ -79,9 +76,7 @@ def _usable_cores() -> int:
 def _start_worker() -> None:
     # Ctrl-C reaches the whole process group: the parent reports it once and stops the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Before any parallel region in this process: torch then runs ops inline on one thread,
-    # never touching the OpenMP pool the parent may have started before the fork.
-    torch.set_num_threads(1)
+    _work[0].single_threaded()
 
 
 def _transcribe_chunk(chunk: list[Utterance]) -> list[Transcript]:

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from asr.audio import audio_blocks, audio_info, read_audio, resample
+from asr.audio import audio_blocks, audio_info, read_samples, resample_samples
 from asr.decoding.align import WordTiming
 from asr.errors import AsrError
 
@@ -87,7 +86,7 @@ def frame_energies(path: Path, config: SegmentConfig) -> tuple[np.ndarray, float
     rate = audio_info(path).sample_rate
     frame = max(1, round(rate * config.frame_ms / 1000))
     block = frame * max(1, round(config.block_seconds * rate / frame))
-    energies = [_block_energy(data.numpy(), frame) for data in audio_blocks(path, block)]
+    energies = [_block_energy(data, frame) for data in audio_blocks(path, block)]
     if not energies:
         raise AsrError(f"{path}: no audio samples")
     return np.concatenate(energies), frame / rate
@@ -180,12 +179,12 @@ def plan_segments(path: Path, config: SegmentConfig) -> tuple[list[Segment], flo
     return segments, duration
 
 
-def read_segment(path: Path, segment: Segment, sample_rate: int) -> torch.Tensor:
+def read_segment(path: Path, segment: Segment, sample_rate: int) -> np.ndarray:
     """Mono float32 (samples,) of the segment's read span, resampled to `sample_rate`."""
     rate = audio_info(path).sample_rate
     start, stop = round(segment.read_start * rate), round(segment.read_end * rate)
-    wave, rate = read_audio(path, start, stop)  # (samples,)
-    return resample(wave, rate, sample_rate)
+    wave, rate = read_samples(path, start, stop)  # (samples,)
+    return resample_samples(wave, rate, sample_rate)
 
 
 def own_words(words: Sequence[WordTiming], segment: Segment) -> Iterator[WordTiming]:

@@ -1,16 +1,24 @@
-"""ONNX export: onnxruntime gives PyTorch's transcripts, also for batches of mixed lengths."""
+"""ONNX export: one graph from waves, run without torch, gives PyTorch's transcripts, also for
+batches of mixed lengths, and the shipped model's confidences and rejections."""
 
 import json
+import subprocess
+import sys
+from dataclasses import replace
 
+import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("onnxruntime")
 
 from asr.checkpoint import load_checkpoint  # noqa: E402
 from asr.errors import AsrError  # noqa: E402
-from asr.inference.export import export_onnx, load_onnx  # noqa: E402
+from asr.inference.export import export_onnx  # noqa: E402
+from asr.inference.onnx_recognizer import OnnxRecognizer  # noqa: E402
 from asr.inference.recognizer import Recognizer  # noqa: E402
+from asr.inference.shipped import DEFAULT_MODEL  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +28,13 @@ def exported(trained, tmp_path_factory):
     return export_onnx(load_checkpoint(exp / "best.pt"), out), exp / "best.pt", manifest
 
 
+def _paths(manifest):
+    return [json.loads(line)["audio_filepath"] for line in manifest.read_text().splitlines()]
+
+
 def test_onnx_transcripts_equal_pytorch_on_real_recordings(exported):
     onnx, checkpoint, manifest = exported
-    paths = [json.loads(line)["audio_filepath"] for line in manifest.read_text().splitlines()]
+    paths = _paths(manifest)
     expected = [t.text for t in Recognizer.load(checkpoint).transcribe(paths)]
     # Several batches of mixed lengths: the LSTM's sequence_lens must stop each utterance.
     got = [t.text for t in Recognizer.load(onnx).transcribe(paths, batch_seconds=5.0)]
@@ -30,40 +42,71 @@ def test_onnx_transcripts_equal_pytorch_on_real_recordings(exported):
     assert sum(bool(text) for text in expected) == len(paths)
 
 
+def test_shipped_model_exported_keeps_texts_confidences_and_word_times(tmp_path):
+    onnx = export_onnx(load_checkpoint(DEFAULT_MODEL), tmp_path / "default.onnx")
+    paths = sorted((ROOT / "data" / "samples").glob("*.wav"))
+    torch_side = list(Recognizer.load(DEFAULT_MODEL).transcribe(paths, words=True))
+    onnx_side = list(OnnxRecognizer.load(onnx).transcribe(paths, words=True))
+    assert [t.text for t in onnx_side] == [t.text for t in torch_side]
+    assert [t.rejected for t in onnx_side] == [t.rejected for t in torch_side]
+    assert all(t.confidence is not None for t in onnx_side)
+    # onnxruntime's LSTM uses its own tanh/sigmoid approximations: close, not bit-equal.
+    for ours, theirs in zip(onnx_side, torch_side, strict=True):
+        assert ours.confidence == pytest.approx(theirs.confidence, abs=0.02)
+        assert [w.word for w in ours.words] == [w.word for w in theirs.words]
+        for a, b in zip(ours.words, theirs.words, strict=True):
+            assert abs(a.start - b.start) <= 0.05 and abs(a.end - b.end) <= 0.05
+
+
 def test_padded_batch_gives_each_utterance_its_own_log_probs(exported):
     onnx, checkpoint, manifest = exported
-    paths = [json.loads(line)["audio_filepath"] for line in manifest.read_text().splitlines()][:4]
-    recognizer = Recognizer.load(onnx)
-    from asr.audio import load_audio
+    recognizer = OnnxRecognizer.load(onnx)
+    from asr.audio import load_samples
 
-    waves = [load_audio(p, recognizer.features.sample_rate) for p in paths]
+    waves = [load_samples(p, recognizer.features.sample_rate) for p in _paths(manifest)[:4]]
     assert len({len(w) for w in waves}) > 1
     batch, lengths = recognizer.log_probs(waves)
+    torch_recognizer = Recognizer.load(checkpoint)
     for wave, log_probs, n in zip(waves, batch, lengths, strict=True):
         alone, alone_lengths = recognizer.log_probs([wave])
         assert int(alone_lengths[0]) == int(n)
-        assert torch.allclose(log_probs[:n], alone[0], atol=1e-4)
-        torch_log_probs, _ = Recognizer.load(checkpoint).log_probs([wave])
-        # onnxruntime's LSTM uses its own tanh/sigmoid approximations: close, not bit-equal.
-        assert torch.allclose(alone[0], torch_log_probs[0], atol=0.1)
+        np.testing.assert_allclose(log_probs[:n], alone[0], atol=1e-4)
+        torch_log_probs, _ = torch_recognizer.log_probs([wave])
+        np.testing.assert_allclose(alone[0], torch_log_probs[0].numpy(), atol=0.1)
 
 
-def test_exported_file_carries_the_checkpoint_without_weights(exported):
+def test_exported_file_carries_the_checkpoint_settings(exported):
     onnx, checkpoint, _ = exported
-    original = load_checkpoint(checkpoint)
-    ckpt, model = load_onnx(onnx)
-    assert ckpt.model_config == original.model_config
-    assert ckpt.feature_config == original.feature_config
-    assert ckpt.vocab == original.vocab
-    assert torch.allclose(ckpt.mean, original.mean) and torch.allclose(ckpt.std, original.std)
-    assert ckpt.state_dict == {}
-    assert model.config == original.model_config
+    original, loaded = Recognizer.load(checkpoint), OnnxRecognizer.load(onnx)
+    assert loaded.features == original.features
+    assert loaded.vocab == original.vocab
+    assert loaded.decoding == original.decoding
+    assert loaded.frame_shift == pytest.approx(original.frame_shift)
+
+
+def test_onnx_transcribe_never_loads_torch(exported):
+    onnx, _, manifest = exported
+    probe = (
+        "import sys; from asr.cli.main import main; "
+        f"code = main(['transcribe', {_paths(manifest)[0]!r}, '--model', {str(onnx)!r}, '-q']); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.split()[-2:] == ["0", "False"], done.stderr
 
 
 def test_a_file_that_is_not_an_export_is_refused(tmp_path):
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"\x00not a protobuf\xff" * 10)
-    with pytest.raises(AsrError, match="garbage.onnx"):
-        load_onnx(garbage)
+    with pytest.raises(AsrError, match="garbage.onnx: cannot read ONNX model"):
+        OnnxRecognizer.load(garbage)
     with pytest.raises(AsrError, match="no such ONNX file"):
-        load_onnx(tmp_path / "missing.onnx")
+        OnnxRecognizer.load(tmp_path / "missing.onnx")
+
+
+def test_a_speaker_normalised_model_is_not_exported(exported, tmp_path):
+    _, checkpoint, _ = exported
+    ckpt = load_checkpoint(checkpoint)
+    features = replace(ckpt.feature_config, normalisation="speaker")
+    with pytest.raises(AsrError, match="speaker means"):
+        export_onnx(replace(ckpt, feature_config=features), tmp_path / "m.onnx")

@@ -15,7 +15,7 @@ from asr.inference.output import (
     output_path,
     to_json,
 )
-from asr.inference.recognizer import Transcript
+from asr.inference.transcriber import Transcript
 
 from digit_model import concatenate, connected_model, recordings
 
