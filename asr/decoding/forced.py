@@ -78,7 +78,7 @@ def _viterbi(log_probs: np.ndarray, targets: Sequence[int], blank: int, backtrac
     path = np.empty(frames, dtype=np.int64)
     for t in range(frames - 1, -1, -1):
         path[t] = end
-        end -= back[t, end]
+        end -= int(back[t, end])  # back is int8: end must stay a Python int
     return labels, path
 
 

@@ -70,6 +70,9 @@ class Recognizer(Transcriber):
         if Path(path).suffix == ".onnx":
             from asr.inference.onnx_recognizer import OnnxRecognizer
 
+            if device != "cpu":
+                raise AsrError(f"the ONNX runtime path runs on the CPU only, not on {device}")
+
             return OnnxRecognizer.load(path, **decoding)
         ckpt = load_checkpoint(path)
         return cls(

@@ -186,10 +186,8 @@ class Transcriber:
         loaded = list(waves)
         durations = [results[i].duration for i in loaded]
         order = sorted(range(len(loaded)), key=durations.__getitem__)
-        for batch in (
-            [loaded[j] for j in b]
-            for b in duration_batches(order, durations, batch_seconds, self.max_batch)
-        ):
+        batches = duration_batches(order, durations, batch_seconds, self.max_batch)
+        for batch in ([loaded[j] for j in b] for b in batches):
             speakers = [utterances[i].speaker for i in batch]
             log_probs, lengths = self.log_probs([waves[i] for i in batch], speakers, normaliser)
             hyps = self.decoder(log_probs, lengths)

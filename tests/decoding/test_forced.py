@@ -43,3 +43,15 @@ def test_a_repeat_needs_a_blank_between():
     assert forced_align(log_probs[:2], [1, 1]) is None  # "a a" needs a, blank, a
     labels, _ = forced_align(log_probs, [1, 1])
     assert labels.tolist() == [1, 0, 1]
+
+
+def test_a_long_utterance_with_many_labels_aligns():
+    # more states than an int8 counts: the path's state index must not take the backpointer's type
+    rng = np.random.default_rng(7)
+    targets = rng.integers(1, 6, size=150).tolist()
+    logits = torch.from_numpy(rng.normal(size=(600, 6)).astype(np.float32))
+    log_probs = logits.log_softmax(-1)
+    labels, scores = AF.forced_align(log_probs[None], torch.tensor([targets]), blank=0)
+    ours = forced_align(log_probs.numpy(), targets)
+    np.testing.assert_array_equal(ours[0], labels[0].numpy())
+    assert float(ours[1].sum()) == pytest.approx(float(scores.sum()), rel=1e-5)
