@@ -31,6 +31,7 @@ from asr.config import config_to_dict
 from asr.corpora.digits import DEFAULT_TEST_SPEAKERS
 from asr.errors import AsrError
 from asr.inference.export import export_onnx
+from asr.inference.onnx_recognizer import OnnxRecognizer
 from asr.inference.recognizer import Recognizer
 from asr.inference.shipped import SHIPPED, SHIPPED_DIR, STREAM_NAME, resolve_model
 from asr.manifest import Utterance, read_manifest, write_manifest
@@ -163,7 +164,7 @@ def run_bench(
     onnx = export_onnx(ckpt, work / "model.onnx")
     recognizers = {
         "fp32": Recognizer(ckpt), "int8": Recognizer(ckpt, precision="int8"),
-        "onnx": Recognizer.load(onnx),
+        "onnx": OnnxRecognizer.load(onnx),
     }  # fmt: skip
     long_file = work / "long_10min.wav"
     long_seconds = _long_recording(waves, rate, long_file)

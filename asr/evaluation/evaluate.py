@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from asr.audio import load_audio
-from asr.config import config_to_dict
+from asr.audio import load_samples
 from asr.decoding.confidence import rejects
 from asr.errors import AsrError
 from asr.evaluation.breakdown import worst_first
@@ -21,8 +21,7 @@ from asr.evaluation.plots import Posteriorgram
 from asr.evaluation.report import write_report
 from asr.evaluation.scoring import score_utterances
 from asr.inference.parallel import transcribe_parallel
-from asr.inference.recognizer import Recognizer
-from asr.inference.transcriber import Transcript
+from asr.inference.transcriber import Transcriber, Transcript
 from asr.manifest import Utterance, read_manifest
 from asr.normalise import Normaliser
 from asr.text import normalize_text
@@ -37,7 +36,7 @@ __all__ = ["evaluate"]
 
 
 def evaluate(
-    recognizer: Recognizer,
+    recognizer: Transcriber,
     manifest: Path,
     out_dir: Path,
     batch_seconds: float = 120.0,
@@ -75,7 +74,7 @@ def evaluate(
 
 
 def _transcripts(
-    recognizer: Recognizer,
+    recognizer: Transcriber,
     utterances: list[Utterance],
     batch_seconds: float,
     normaliser: Normaliser,
@@ -106,7 +105,7 @@ def _row(utt: Utterance, transcript: Transcript) -> dict:
 
 
 def _rejection(
-    recognizer: Recognizer,
+    recognizer: Transcriber,
     rows: list[dict],
     oov_manifest: Path | None,
     batch_seconds: float,
@@ -135,7 +134,7 @@ def _rejection(
 
 
 def _worst_posteriorgrams(
-    recognizer: Recognizer, rows: list[dict], count: int, normaliser: Normaliser
+    recognizer: Transcriber, rows: list[dict], count: int, normaliser: Normaliser
 ) -> list[Posteriorgram]:
     """CTC outputs of the first POSTERIORGRAM_SECONDS of the `count` worst readable utterances,
     recomputed one by one (cheap)."""
@@ -145,7 +144,7 @@ def _worst_posteriorgrams(
     for i in worst:
         path = Path(readable[i]["audio_filepath"])
         features = recognizer.features
-        wave = load_audio(
+        wave = load_samples(
             path, features.sample_rate, features.min_samples, seconds=POSTERIORGRAM_SECONDS
         )
         speakers = [readable[i]["speaker"]]
@@ -153,7 +152,7 @@ def _worst_posteriorgrams(
         posteriors.append(
             Posteriorgram(
                 audio_filepath=readable[i]["audio_filepath"],
-                log_probs=log_probs[0, : int(lengths[0])].numpy(),
+                log_probs=np.asarray(log_probs[0, : int(lengths[0])]),
                 tokens=list(recognizer.vocab.symbols),
                 frame_shift=recognizer.frame_shift,
             )
@@ -161,15 +160,11 @@ def _worst_posteriorgrams(
     return posteriors
 
 
-def _model_identity(recognizer: Recognizer, path: Path | None) -> dict:
-    ckpt = recognizer.checkpoint
+def _model_identity(recognizer: Transcriber, path: Path | None) -> dict:
     return {
         "path": str(path) if path else None,
         "sha256": _sha256(path) if path else None,
-        "model_config": config_to_dict(ckpt.model_config),
-        "feature_config": config_to_dict(ckpt.feature_config),
-        "parameters": sum(p.numel() for p in recognizer.model.parameters()),
-        "training": ckpt.metadata,
+        **recognizer.identity(),
     }
 
 

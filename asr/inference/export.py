@@ -112,6 +112,7 @@ def _metadata(ckpt: Checkpoint) -> dict:
         "feature_config": config_to_dict(ckpt.feature_config),
         "model_config": config_to_dict(ckpt.model_config),
         "frame_shift": ckpt.feature_config.hop_ms / 1000 * ckpt.model_config.time_stride,
+        "parameters": sum(p.numel() for p in ckpt.build_model().parameters()),
         "vocab": list(ckpt.vocab.symbols),
         "decoding": config_to_dict(ckpt.decoding) if ckpt.decoding else {},
         "rejection": ckpt.rejection,

@@ -60,6 +60,9 @@ class OnnxRecognizer(Transcriber):
         rejection = meta.get("rejection")
         self.rejection = config_from_dict(RejectionConfig, rejection) if rejection else None
         self._frame_shift = float(meta["frame_shift"])
+        self._identity = {
+            key: meta.get(key) for key in ("model_config", "feature_config", "parameters")
+        } | {"training": meta.get("metadata", {})}
         self._setup_decoding()
 
     @classmethod
@@ -92,6 +95,9 @@ class OnnxRecognizer(Transcriber):
 
     def single_threaded(self) -> None:
         pass  # the session runs on its one intra-op thread: nothing to change after a fork
+
+    def identity(self) -> dict:
+        return self._identity
 
     def _kept(self, log_probs: np.ndarray) -> np.ndarray:
         return log_probs.copy()

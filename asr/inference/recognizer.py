@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
 from asr.checkpoint import Checkpoint, load_checkpoint
-from asr.config import config_from_dict
+from asr.config import config_from_dict, config_to_dict
 from asr.decode_config import DecodeConfig, with_overrides
 from asr.decoding.confidence import RejectionConfig
 from asr.errors import AsrError
@@ -65,15 +65,13 @@ class Recognizer(Transcriber):
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu", precision: str = "fp32", **decoding):
-        """A checkpoint, or an `asr export`ed .onnx file (an OnnxRecognizer, run without torch).
-        `decoding`: DecodeConfig fields overriding the checkpoint's tuned ones (None: keep)."""
+        """A checkpoint (an exported .onnx file is `OnnxRecognizer`'s). `decoding`: DecodeConfig
+        fields overriding the checkpoint's tuned ones (None: keep)."""
         if Path(path).suffix == ".onnx":
-            from asr.inference.onnx_recognizer import OnnxRecognizer
-
-            if device != "cpu":
-                raise AsrError(f"the ONNX runtime path runs on the CPU only, not on {device}")
-
-            return OnnxRecognizer.load(path, **decoding)
+            raise AsrError(
+                f"{path}: an exported ONNX model runs in `asr transcribe` and `asr evaluate` "
+                "only; give the .pt checkpoint it was exported from"
+            )
         ckpt = load_checkpoint(path)
         return cls(
             ckpt, with_overrides(ckpt.decoding, **decoding), device=device, precision=precision
@@ -141,3 +139,12 @@ class Recognizer(Transcriber):
 
     def _kept(self, log_probs: Tensor) -> Tensor:
         return log_probs.clone()
+
+    def identity(self) -> dict:
+        ckpt = self.checkpoint
+        return {
+            "model_config": config_to_dict(ckpt.model_config),
+            "feature_config": config_to_dict(ckpt.feature_config),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "training": ckpt.metadata,
+        }

@@ -69,8 +69,8 @@ class Transcriber:
 
     A subclass sets `vocab`, `features` (its FeatureConfig), `decoding`, `segments` and
     `rejection` (None: uncalibrated), then calls `_setup_decoding`; and it implements
-    `frame_shift`, `needs_speakers`, `log_probs`, `normaliser_for`, `single_threaded` and
-    `_kept`."""
+    `frame_shift`, `needs_speakers`, `log_probs`, `normaliser_for`, `single_threaded`,
+    `identity` and `_kept`."""
 
     max_batch = 512  # files per forward at most, whatever batch_seconds allows
     vocab: Vocabulary
@@ -104,6 +104,11 @@ class Transcriber:
 
     def single_threaded(self) -> None:
         """Run on one thread from now on: in a worker process forked from this one."""
+        raise NotImplementedError
+
+    def identity(self) -> dict:
+        """The model as evaluation reports record it: its configs (as dicts), parameter count
+        and training metadata."""
         raise NotImplementedError
 
     def _kept(self, log_probs):

@@ -37,7 +37,7 @@ def test_onnx_transcripts_equal_pytorch_on_real_recordings(exported):
     paths = _paths(manifest)
     expected = [t.text for t in Recognizer.load(checkpoint).transcribe(paths)]
     # Several batches of mixed lengths: the LSTM's sequence_lens must stop each utterance.
-    got = [t.text for t in Recognizer.load(onnx).transcribe(paths, batch_seconds=5.0)]
+    got = [t.text for t in OnnxRecognizer.load(onnx).transcribe(paths, batch_seconds=5.0)]
     assert got == expected
     assert sum(bool(text) for text in expected) == len(paths)
 
@@ -110,3 +110,23 @@ def test_a_speaker_normalised_model_is_not_exported(exported, tmp_path):
     features = replace(ckpt.feature_config, normalisation="speaker")
     with pytest.raises(AsrError, match="speaker means"):
         export_onnx(replace(ckpt, feature_config=features), tmp_path / "m.onnx")
+
+
+def test_evaluate_runs_an_exported_model_and_records_it(exported, tmp_path):
+    onnx, checkpoint, manifest = exported
+    from asr.cli.main import main
+
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(onnx), "--manifest", str(manifest),
+                 "--output-dir", str(out), "-q"]) == 0  # fmt: skip
+    results = json.loads((out / "results.json").read_text())
+    original = load_checkpoint(checkpoint)
+    assert results["model"]["parameters"] == sum(
+        p.numel() for p in original.build_model().parameters()
+    )
+
+
+def test_commands_that_need_the_checkpoint_refuse_an_export_in_one_line(exported):
+    onnx, _, _ = exported
+    with pytest.raises(AsrError, match="runs in `asr transcribe` and `asr evaluate` only"):
+        Recognizer.load(onnx)
