@@ -21,14 +21,9 @@ logger = logging.getLogger("asr")
 DEFAULTS = DecodeConfig()  # option defaults come from the dataclass, never retyped
 
 __all__ = [
-    "add_calibrate",
-    "add_decoder_options",
-    "add_lm",
-    "add_tune",
-    "decoding_overrides",
-    "load_recognizer",
-    "emit_transcript",
-]
+    "add_calibrate", "add_decoder_options", "add_lm", "add_tune", "decoding_overrides",
+    "load_recognizer", "emit_transcript",
+]  # fmt: skip
 
 
 def add_decoder_options(p: argparse.ArgumentParser) -> None:
@@ -71,8 +66,8 @@ def add_decoder_options(p: argparse.ArgumentParser) -> None:
 
 
 def load_recognizer(args: argparse.Namespace):
-    """The Recognizer that --model (a shipped name or a file), --precision and the decoding
-    options ask for, and the model's path; logs which model is used."""
+    """The recognizer that --model (a shipped name, a checkpoint or an exported .onnx file),
+    --precision and the decoding options ask for, and the model's path; logs which is used."""
     from asr.inference.shipped import resolve_model
 
     model_path = resolve_model(args.model)
