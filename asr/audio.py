@@ -1,4 +1,5 @@
-"""Audio files: every read and write of the package, and its one resampler.
+"""Audio files: every whole-file read and write of the package, and its one resampler (audio
+arriving in blocks: `asr.audio_stream`).
 
 Reading takes any format soundfile knows, at any rate and channel count, to float32; writing is
 16-bit PCM wav. The readers give tensors, and `read_samples` / `load_samples` numpy arrays.

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["duration_batches"]
+MAX_BATCH = 512  # files in a batch at most, however short they are
+
+__all__ = ["MAX_BATCH", "duration_batches"]
 
 
 def duration_batches(
-    order: Sequence[int], durations: Sequence[float], max_seconds: float, max_batch: int = 512
+    order: Sequence[int], durations: Sequence[float], max_seconds: float, max_batch: int = MAX_BATCH
 ) -> list[list[int]]:
     """Indices in `order` (by duration, e.g. sorted) cut into batches whose padded size (count x
     longest duration) stays under `max_seconds`, and of at most `max_batch`; a file longer than

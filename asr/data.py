@@ -11,7 +11,7 @@ from torch.utils.data import Dataset, Sampler
 
 from asr.audio import load_audio
 from asr.augment import AugmentConfig, augment_wave
-from asr.batching import duration_batches
+from asr.batching import MAX_BATCH, duration_batches
 from asr.errors import AsrError
 from asr.features import FeatureConfig, SpecAugmentConfig, log_mel, spec_augment
 from asr.manifest import Utterance
@@ -123,7 +123,7 @@ class DurationBatchSampler(Sampler[list[int]]):
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
-        max_batch: int = 512,
+        max_batch: int = MAX_BATCH,
     ):
         self.durations = torch.tensor(list(durations), dtype=torch.float64)
         self.max_seconds, self.max_batch = max_seconds, max_batch

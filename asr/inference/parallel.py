@@ -40,7 +40,7 @@ def transcribe_parallel(
     words: bool = False,
     normaliser=None,
 ) -> Iterator[Transcript]:
-    """`Recognizer.transcribe` on `threads` cores (None: every core this process may use): that
+    """`Transcriber.transcribe` on `threads` cores (None: every core this process may use): that
     many one-thread workers, or this process when there are too few files to share.
     Transcripts are yielded in input order."""
     utterances = list(utterances)

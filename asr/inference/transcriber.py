@@ -10,6 +10,7 @@ here imports torch.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.audio import audio_duration, load_samples
-from asr.batching import duration_batches
+from asr.batching import MAX_BATCH, duration_batches
 from asr.config import config_to_dict
 from asr.decode_config import DecodeConfig
 from asr.decoding.align import WordTiming, align_words
@@ -64,15 +65,14 @@ class Transcript:
     rejected: bool | None = None
 
 
-class Transcriber:
+class Transcriber(ABC):
     """Reading, batching, decoding and judging, for a subclass that turns waves into log-probs.
 
     A subclass sets `vocab`, `features` (its FeatureConfig), `decoding`, `segments` and
-    `rejection` (None: uncalibrated), then calls `_setup_decoding`; and it implements
-    `frame_shift`, `needs_speakers`, `log_probs`, `normaliser_for`, `single_threaded`,
-    `identity` and `_kept`."""
+    `rejection` (None: uncalibrated), then calls `_setup_decoding`; and it implements the
+    abstract methods."""
 
-    max_batch = 512  # files per forward at most, whatever batch_seconds allows
+    max_batch = MAX_BATCH  # files per forward at most, whatever batch_seconds allows
     vocab: Vocabulary
     features: FeatureConfig
     decoding: DecodeConfig
@@ -85,35 +85,35 @@ class Transcriber:
         self.foreign = foreign_ids(self.vocab.symbols, words)  # see asr.decoding.confidence
 
     @property
+    @abstractmethod
     def frame_shift(self) -> float:
         """Seconds per output frame."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def needs_speakers(self) -> bool:
         """Whether the model normalises by speaker: then `normaliser_for` needs all the files."""
-        raise NotImplementedError
 
+    @abstractmethod
     def log_probs(self, waves: Sequence, speakers=None, normaliser=None, tail=True):
         """waves: list of (samples,) -> log-probs (batch, time', vocab), lengths (batch,)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def normaliser_for(self, utterances: Sequence[Utterance]):
         """What normalises these files: None when the model takes nothing from their speakers."""
-        raise NotImplementedError
 
+    @abstractmethod
     def single_threaded(self) -> None:
         """Run on one thread from now on: in a worker process forked from this one."""
-        raise NotImplementedError
 
+    @abstractmethod
     def identity(self) -> dict:
         """The model as evaluation reports record it: its configs (as dicts), parameter count
         and training metadata."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _kept(self, log_probs):
         """A copy of one file's log-probs (time', vocab) that does not hold its batch's."""
-        raise NotImplementedError
 
     def _padded_waves(self, waves: Sequence, tail: bool | Sequence[bool]) -> list:
         """The waves with the tuned silence appended (DecodeConfig.tail_seconds), as for whole
