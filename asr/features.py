@@ -57,22 +57,50 @@ def log_mel(wave: torch.Tensor, config: FeatureConfig, center: bool = True) -> t
     (what every model sees); False starts it at sample t * hop, unpadded (a stream's inner
     frames, asr.inference.stream)."""
     window, fbank = _filters(config)
-    # Traced, as the ONNX export (asr.inference.export) traces it: ONNX's STFT has no complex
-    # output, so the same transform as its real and imaginary parts.
-    exporting = torch.jit.is_tracing()
-    spec = torch.stft(
-        wave,
-        n_fft=config.n_fft,
-        hop_length=config.hop_length,
-        win_length=config.win_length,
-        window=window.to(wave.device),
-        center=center,
-        pad_mode="reflect",
-        return_complex=not exporting,
-    )  # (..., freq, time), complex; exporting: (..., freq, time, 2)
-    power = spec.square().sum(-1) if exporting else spec.real.square() + spec.imag.square()
+    if torch.jit.is_tracing():  # the ONNX export (asr.inference.export)
+        power = _dft_power(wave, config, center)
+    else:
+        spec = torch.stft(
+            wave,
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+            win_length=config.win_length,
+            window=window.to(wave.device),
+            center=center,
+            pad_mode="reflect",
+            return_complex=True,
+        )  # (..., freq, time)
+        power = spec.real.square() + spec.imag.square()
     mel = power.transpose(-1, -2) @ fbank.to(wave.device)  # (..., time, n_mels)
     return mel.clamp(min=LOG_FLOOR).log()
+
+
+@lru_cache(maxsize=8)
+def _dft_basis(config: FeatureConfig) -> torch.Tensor:
+    """(2 * freq, 1, n_fft): the Hann-windowed DFT's real rows, then its imaginary rows; the
+    window centred in n_fft as torch.stft pads it."""
+    n_fft, left = config.n_fft, (config.n_fft - config.win_length) // 2
+    window = torch.zeros(n_fft, dtype=torch.float64)
+    window[left : left + config.win_length] = _filters(config)[0].double()
+    k, n = (torch.arange(size, dtype=torch.float64) for size in (n_fft // 2 + 1, n_fft))
+    angle = 2 * torch.pi * torch.outer(k, n) / n_fft  # (freq, n_fft)
+    basis = torch.cat([angle.cos(), -angle.sin()]) * window
+    return basis.float().unsqueeze(1)
+
+
+def _dft_power(wave: torch.Tensor, config: FeatureConfig, center: bool) -> torch.Tensor:
+    """torch.stft's power spectrum (..., freq, time) of a (samples,) or (batch, samples) wave,
+    as one strided convolution with the DFT basis. Exported: ONNX's STFT has no complex output,
+    and onnxruntime ran this Conv in 0.04 s where its STFT took 0.09 (theo's 500 clips, one
+    thread)."""
+    if center:
+        pad = config.n_fft // 2
+        wave = torch.nn.functional.pad(wave.unsqueeze(-2), (pad, pad), mode="reflect")
+        wave = wave.squeeze(-2)
+    basis = _dft_basis(config).to(wave.device)
+    spec = torch.nn.functional.conv1d(wave.unsqueeze(-2), basis, stride=config.hop_length)
+    real, imag = spec.chunk(2, dim=-2)  # (..., freq, time) each
+    return real.square() + imag.square()
 
 
 def log_mel_batch(

@@ -93,3 +93,22 @@ def test_batch_rejects_a_wave_too_short_to_reflect():
     config = FeatureConfig(sample_rate=8000, n_mels=40)
     with pytest.raises(AsrError, match="too short"):
         log_mel_batch(torch.zeros(2, 1000), torch.tensor([1000, 100]), config)
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_traced_features_are_the_stft_ones(fsdd, center):
+    """Traced (as `asr export` traces them), the features come from a convolution with the DFT
+    basis, not torch.stft: the same log-mels for one wave and for a batch of other lengths than
+    the traced one, at both corpus rates (their windows are shorter than n_fft)."""
+    real = load_audio(fsdd / "recordings" / "7_jackson_3.wav", 8000)
+    for config in (FeatureConfig(sample_rate=8000, n_mels=40), FeatureConfig()):
+
+        def features(wave, c=config):
+            return log_mel(wave, c, center)
+
+        # Not checked against eager: eager is torch.stft, equal only to within float rounding.
+        traced = torch.jit.trace(features, torch.randn(2, 2500), check_trace=False)
+        waves = torch.stack([real[:3000], torch.randn(3000)])  # (batch, samples)
+        torch.testing.assert_close(traced(waves), log_mel(waves, config, center), atol=1e-4, rtol=0)
+        one = torch.jit.trace(features, real[:2000], check_trace=False)
+        torch.testing.assert_close(one(real), log_mel(real, config, center), atol=1e-4, rtol=0)

@@ -1,14 +1,14 @@
 """ONNX export of a checkpoint: one graph from waveforms to log-probs, features and
 normalisation included, that `asr.inference.onnx_recognizer` runs without torch.
 
-The features are traced from `asr.features` itself (its STFT as real and imaginary parts, which
-ONNX takes), so they are written once. Packed sequences do not export, so the graph runs each
-LSTM layer on the padded batch and passes the per-utterance frame counts as the ONNX LSTM's
-`sequence_lens` input (wired in after tracing: torch leaves it empty). onnxruntime then stops
-each utterance at its own length in both directions, which is what packing does, so batches of
-mixed lengths decode as in PyTorch. The file carries the checkpoint's configs, vocabulary,
-decoding and rejection settings as metadata, so `asr transcribe --model model.onnx` needs
-nothing else.
+The features are traced from `asr.features` itself (traced, its STFT is a convolution with the
+DFT basis: ONNX's STFT has no complex output, and ran slower), so they are written once. Packed
+sequences do not export, so the graph runs each LSTM layer on the padded batch and passes the
+per-utterance frame counts as the ONNX LSTM's `sequence_lens` input (wired in after tracing:
+torch leaves it empty). onnxruntime then stops each utterance at its own length in both
+directions, which is what packing does, so batches of mixed lengths decode as in PyTorch. The
+file carries the checkpoint's configs, vocabulary, decoding and rejection settings as metadata,
+so `asr transcribe --model model.onnx` needs nothing else.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from asr.inference.quantize import fold_batchnorm
 
 logger = logging.getLogger(__name__)
 
-OPSET = 17  # the first with STFT
+OPSET = 17  # the graph's ONNX operator set
 SEQUENCE_LENS = "sequence_lens_int32"  # graph value fed to every LSTM node
 
 __all__ = ["export_onnx"]

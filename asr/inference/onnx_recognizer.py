@@ -34,8 +34,9 @@ __all__ = ["INPUTS", "METADATA_KEY", "OnnxRecognizer"]
 class OnnxRecognizer(Transcriber):
     """An exported graph, its vocabulary and its decoder, configured once."""
 
-    # onnxruntime's LSTM and STFT run slower per file in larger batches: theo's 500 clips (one
-    # thread, sorted by length) took 0.57 s in batches of 32, 0.53 in 16, 0.94 in 128, 2.4 in 512.
+    # onnxruntime's LSTM and convolutions run slower per file in larger batches: theo's 500 clips
+    # (one thread, sorted by length) took 0.57 s in batches of 32, 0.53 in 16, 0.94 in 128, 2.4
+    # in 512.
     max_batch = 32
 
     def __init__(
