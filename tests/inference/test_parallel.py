@@ -57,3 +57,21 @@ def test_few_files_stay_in_this_process(clips, monkeypatch):
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", None)  # would fail if used
     few = clips[: parallel.MIN_CHUNK + 1]
     assert len(list(transcribe_parallel(recognizer, few, 2))) == len(few)
+
+
+def test_chunks_hold_files_of_like_size_within_windows(tmp_path):
+    """Every file in exactly one chunk; in each window of chunks, smaller files first, so that
+    a worker's batches pad little; a missing file (size unknown) is kept, first."""
+    sizes = [5, 1, 4, 9, 2, 8, 7, 3, 6]
+    utterances = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"{i}.wav"
+        path.write_bytes(b"x" * size)
+        utterances.append(Utterance(path, 0.0, ""))
+    utterances.append(Utterance(tmp_path / "missing.wav", 0.0, ""))
+    chunks = parallel._chunks_by_size(utterances, 2, 3)  # windows of 6 files
+    assert sorted(i for chunk in chunks for i in chunk) == list(range(len(utterances)))
+    assert [len(chunk) for chunk in chunks] == [2, 2, 2, 2, 2]
+    first, second = sum(chunks[:3], []), sum(chunks[3:], [])
+    assert first == [1, 4, 2, 0, 5, 3]  # sizes 1 2 4 5 8 9: the first six inputs, sorted
+    assert second == [9, 7, 8, 6]  # missing (0), then sizes 3, 6, 7
