@@ -20,6 +20,11 @@ def add_export(sub, common) -> None:
     )
     add_model(p, "checkpoint (.pt)")
     add_output(p, "ONNX file to write", ("--out",), required=True)
+    p.add_argument(
+        "--precision", choices=["fp32", "int8"], default="fp32",
+        help="int8: the LSTM layers' weights as int8 (onnxruntime's dynamic quantisation; "
+        "faster), the features and the rest fp32",
+    )  # fmt: skip
     p.set_defaults(run=_run_export)
 
 
@@ -28,5 +33,6 @@ def _run_export(args) -> int:
     from asr.inference.export import export_onnx
     from asr.inference.shipped import resolve_model
 
-    print(export_onnx(load_checkpoint(resolve_model(args.model)), args.output))
+    ckpt = load_checkpoint(resolve_model(args.model))
+    print(export_onnx(ckpt, args.output, args.precision))
     return EXIT_OK

@@ -26,7 +26,7 @@ from asr.config import config_to_dict
 from asr.errors import AsrError
 from asr.features import log_mel_batch
 from asr.inference.onnx_recognizer import INPUTS, METADATA_KEY
-from asr.inference.quantize import fold_batchnorm
+from asr.inference.quantize import PRECISIONS, Precision, fold_batchnorm
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +56,20 @@ class _WaveformModel(nn.Module):
         return self.model.output(x), lengths
 
 
-def export_onnx(ckpt: Checkpoint, out: Path) -> Path:
-    """Write `ckpt` as an ONNX graph with dynamic batch and time axes; returns `out`."""
+def export_onnx(ckpt: Checkpoint, out: Path, precision: Precision = "fp32") -> Path:
+    """Write `ckpt` as an ONNX graph with dynamic batch and time axes; returns `out`.
+
+    precision "int8": the LSTM layers' weights in int8, their activations quantised per call by
+    onnxruntime (its DynamicQuantizeLSTM); the features and the rest stay fp32."""
     import onnx
 
+    if precision not in PRECISIONS:
+        raise AsrError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and ckpt.model_config.cell != "lstm":
+        raise AsrError(
+            f"ONNX export: int8 quantises LSTM layers, and this model's cell is "
+            f"{ckpt.model_config.cell}; export it as fp32"
+        )
     if ckpt.feature_config.normalisation == "speaker":
         raise AsrError(
             "ONNX export: the model normalises by speaker means, which only the PyTorch path "
@@ -85,10 +95,29 @@ def export_onnx(ckpt: Checkpoint, out: Path) -> Path:
     graph = onnx.load(str(out))
     _wire_sequence_lengths(graph)
     entry = graph.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(_metadata(ckpt))
+    entry.key, entry.value = METADATA_KEY, json.dumps(_metadata(ckpt, precision))
     onnx.checker.check_model(graph)
     onnx.save(graph, str(out))
+    if precision == "int8":
+        _quantize_lstm(out)
     return out
+
+
+def _quantize_lstm(path: Path) -> None:
+    """Rewrite the graph at `path` with int8 LSTM weights (onnxruntime's dynamic quantisation).
+
+    Only the LSTM nodes: quantising MatMul too would reach the mel filterbank's, i.e. change
+    the features. On theo's 500 clips the LSTM nodes ran 2.2x faster than fp32's (one thread)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32 = path.with_name(path.name + ".fp32")
+    path.replace(fp32)
+    logging.disable(logging.WARNING)  # its advice to pre-process, meant for image models
+    try:
+        quantize_dynamic(fp32, path, op_types_to_quantize=["LSTM"], weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
+        fp32.unlink()
 
 
 def _wire_sequence_lengths(graph) -> None:
@@ -107,8 +136,9 @@ def _wire_sequence_lengths(graph) -> None:
     graph.graph.node.extend(nodes)
 
 
-def _metadata(ckpt: Checkpoint) -> dict:
+def _metadata(ckpt: Checkpoint, precision: Precision) -> dict:
     return {
+        "precision": precision,
         "feature_config": config_to_dict(ckpt.feature_config),
         "model_config": config_to_dict(ckpt.model_config),
         "frame_shift": ckpt.feature_config.hop_ms / 1000 * ckpt.model_config.time_stride,

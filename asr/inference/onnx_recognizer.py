@@ -63,7 +63,7 @@ class OnnxRecognizer(Transcriber):
         self._frame_shift = float(meta["frame_shift"])
         self._identity = {
             key: meta.get(key) for key in ("model_config", "feature_config", "parameters")
-        } | {"training": meta.get("metadata", {})}
+        } | {"precision": meta.get("precision", "fp32"), "training": meta.get("metadata", {})}
         self._setup_decoding()
 
     @classmethod

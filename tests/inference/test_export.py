@@ -130,3 +130,32 @@ def test_commands_that_need_the_checkpoint_refuse_an_export_in_one_line(exported
     onnx, _, _ = exported
     with pytest.raises(AsrError, match="runs in `asr transcribe` and `asr evaluate` only"):
         Recognizer.load(onnx)
+
+
+def test_int8_export_quantises_the_lstm_and_keeps_the_shipped_texts(tmp_path):
+    """`asr export --precision int8`: LSTM nodes only (the features' matmul stays fp32), a
+    smaller file that says so, and on the real sample recordings the fp32 export's texts."""
+    import onnx
+
+    ckpt = load_checkpoint(DEFAULT_MODEL)
+    fp32 = export_onnx(ckpt, tmp_path / "fp32.onnx")
+    int8 = export_onnx(ckpt, tmp_path / "int8.onnx", "int8")
+    ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops and "MatMulInteger" not in ops
+    assert int8.stat().st_size < 0.6 * fp32.stat().st_size
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fp32.onnx", "int8.onnx"]
+    recognizer = OnnxRecognizer.load(int8)
+    assert recognizer.identity()["precision"] == "int8"
+    assert OnnxRecognizer.load(fp32).identity()["precision"] == "fp32"
+    paths = sorted((ROOT / "data" / "samples").glob("*.wav"))
+    expected = [t.text for t in OnnxRecognizer.load(fp32).transcribe(paths)]
+    assert [t.text for t in recognizer.transcribe(paths)] == expected
+
+
+def test_int8_export_of_another_cell_is_refused(exported, tmp_path):
+    _, checkpoint, _ = exported
+    ckpt = load_checkpoint(checkpoint)
+    gru = replace(ckpt, model_config=replace(ckpt.model_config, cell="gru"))
+    with pytest.raises(AsrError, match="int8 quantises LSTM layers"):
+        export_onnx(gru, tmp_path / "m.onnx", "int8")
+    assert not (tmp_path / "m.onnx").exists()
