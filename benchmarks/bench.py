@@ -47,6 +47,7 @@ LONG_SECONDS = 600.0  # the long recording: 10 minutes
 GAP_SECONDS = 0.3  # silence between concatenated clips
 CACHE_BUCKET = 16.0  # seconds of audio per inference batch: activations stay in cache on CPU
 TRAIN_BATCH = 30.0  # seconds of audio per training batch (the digits recipe's)
+TRAIN_CLIPS = 600  # clips of the training-throughput rows: 8 batches, 4 per process with DDP
 STREAM_MINUTES = 10.0  # the streaming rows' stream (benchmarks.stream measures an hour too)
 
 __all__ = ["run_bench", "machine"]
@@ -162,9 +163,10 @@ def run_bench(
     waves = [load_audio(u.audio_filepath, rate) for u in test]
     refs = [normalize_text(u.text) for u in test]
     onnx = export_onnx(ckpt, work / "model.onnx")
+    onnx_int8 = export_onnx(ckpt, work / "model-int8.onnx", "int8")
     recognizers = {
         "fp32": Recognizer(ckpt), "int8": Recognizer(ckpt, precision="int8"),
-        "onnx": OnnxRecognizer.load(onnx),
+        "onnx": OnnxRecognizer.load(onnx), "onnx int8": OnnxRecognizer.load(onnx_int8),
     }  # fmt: skip
     long_file = work / "long_10min.wav"
     long_seconds = _long_recording(waves, rate, long_file)
@@ -186,13 +188,15 @@ def run_bench(
                  g / peaks["fp32 1"], "fp32: torch.mm; int8: quantized dynamic Linear")
              for key, g in peaks.items()]  # fmt: skip
     rows += speed.lstm_rows(recognizers["fp32"], waves, peaks, CACHE_BUCKET)
+    onnx_models = {"fp32": onnx, "int8": onnx_int8}
+    rows += speed.onnx_lstm_rows(onnx_models, waves, ckpt.model_config, work)
     log("matmul and LSTM GFLOP/s")
     rows += peers.throughput_rows(recognizers["fp32"], waves, CACHE_BUCKET, threads)
     log("DeepSpeech inference")
-    train_waves = [load_audio(u.audio_filepath, rate) for u in train[:200]]
+    train_waves = [load_audio(u.audio_filepath, rate) for u in train[:TRAIN_CLIPS]]
     for n in (1, threads):  # per core, then on all: a recurrence splits over threads less well
         rows += peers.training_rows(
-            recognizers["fp32"], train_waves, [u.text for u in train[:200]], TRAIN_BATCH, n
+            recognizers["fp32"], train_waves, [u.text for u in train[:TRAIN_CLIPS]], TRAIN_BATCH, n
         )
     log("training throughput")
     rows += peers.pocketsphinx_rows(waves, rate, refs)
@@ -200,9 +204,10 @@ def run_bench(
     rows += speed.load_rows(model, ("fp32", "int8"))
     parameters = peers.parameter_count(recognizers["fp32"].model)
     clips, seconds = _folder(test, work / "clips500"), sum(u.duration for u in test)
-    for path in (model, onnx):  # the checkpoint through torch, and its export without torch
-        rows += process.startup_rows(path, Path(test[0].audio_filepath), best)
-        rows += process.folder_rows(path, clips, seconds, best, threads, parameters, rate)
+    # The checkpoint through torch, and its exports without torch (their precision is built in).
+    for path, precision in ((model, best), (onnx, "fp32"), (onnx_int8, "int8")):
+        rows += process.startup_rows(path, Path(test[0].audio_filepath), precision)
+        rows += process.folder_rows(path, clips, seconds, precision, threads, parameters, rate)
     log("start-up and folder")
     manifests = {n: work / f"train{n}.jsonl" for n in (100, 400)}
     for n, path in manifests.items():

@@ -8,6 +8,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from asr.corpora.digits import DIGIT_WORDS
 from asr.data import DurationBatchSampler
 from asr.inference.recognizer import Recognizer
 from asr.text import normalize_text
+from benchmarks.ddp import ddp_train_seconds
 from benchmarks.rows import Row, best_time, wer_percent
 
 logger = logging.getLogger(__name__)
@@ -100,7 +102,8 @@ def throughput_rows(
 
 
 def _train_speed(net, batches, targets, step_fn) -> float:
-    """Seconds of audio per second of training (forward, CTC, backward, AdamW step)."""
+    """Seconds for one training step (forward, CTC, backward, AdamW) on every batch, after one
+    warm-up step."""
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
     net.train()
     step_fn(net, *batches[0], targets[0], optimizer)  # warm-up: allocator, kernels
@@ -126,12 +129,12 @@ def training_rows(
     recognizer: Recognizer, waves: Sequence[Tensor], texts: Sequence[str], batch_seconds: float,
     threads: int,
 ) -> list[Row]:  # fmt: skip
-    """Training throughput on precomputed features, ours against DeepSpeech, same batches."""
+    """Training throughput on precomputed features, ours against DeepSpeech, same batches, on
+    `threads` intra-op threads; with more than one, also as that many one-thread processes
+    (benchmarks.ddp), against DeepSpeech on the threads."""
     torch.set_num_threads(threads)
     rate = recognizer.features.sample_rate
-    audio = sum(len(w) for w in waves) / rate
-    sampler = DurationBatchSampler([len(w) / rate for w in waves], batch_seconds)
-    groups = list(sampler)
+    groups = list(DurationBatchSampler([len(w) / rate for w in waves], batch_seconds))
     batches = [recognizer.features_of([waves[i] for i in g]) for g in groups]
     vocab = recognizer.vocab
     targets = [
@@ -141,16 +144,30 @@ def training_rows(
     ]  # fmt: skip
     ours = recognizer.checkpoint.build_model()
     peer = deepspeech_like(ours.config.n_mels, ours.config.vocab_size, parameter_count(ours))
-    seconds = {
-        "DeepSpeech": _train_speed(peer, batches, targets, lambda *a: _step(*a, deepspeech=True)),
-        "ours": _train_speed(ours, batches, targets, lambda *a: _step(*a, deepspeech=False)),
+    steps = {
+        "DeepSpeech": partial(_step, deepspeech=True),
+        "ours": partial(_step, deepspeech=False),
     }
-    reference = audio / seconds["DeepSpeech"]
+    nets = {"DeepSpeech": peer, "ours": ours}
+    audio = sum(len(w) for w in waves) / rate
+    speeds = {
+        f"{name}, {threads} threads": audio / _train_speed(nets[name], batches, targets, step)
+        for name, step in steps.items()
+    }  # x realtime
+    if threads > 1:
+        shared = len(groups) - len(groups) % threads  # batches that divide among the processes
+        audio = sum(len(waves[i]) for g in groups[:shared] for i in g) / rate
+        for name, step in steps.items():
+            seconds = ddp_train_seconds(
+                nets[name], batches[:shared], targets[:shared], step, threads
+            )
+            speeds[f"{name}, {threads} processes x 1 thread (DDP)"] = audio / seconds
+    reference = speeds[f"DeepSpeech, {threads} threads"]
     return [
-        Row("training", f"training throughput: {name}, {threads} threads", audio / s,
-            "x realtime", audio / s / reference,
-            f"{audio:.0f} s audio, batches of {batch_seconds:.0f} s; ratio against DeepSpeech")
-        for name, s in seconds.items()
+        Row("training", f"training throughput: {name}", speed, "x realtime", speed / reference,
+            f"{len(waves)} clips, batches of {batch_seconds:.0f} s; ratio against DeepSpeech "
+            f"on {threads} thread(s)")
+        for name, speed in speeds.items()
     ]  # fmt: skip
 
 

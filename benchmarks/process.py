@@ -92,12 +92,13 @@ def startup_rows(model: Path, clip: Path, precision: str) -> list[Row]:
 
 
 def _precision(model: Path, precision: str) -> list[str]:
-    """The --precision option, for a checkpoint (an .onnx model runs as exported)."""
+    """The --precision option, for a checkpoint (an .onnx model runs as exported: `precision`
+    then names the export's)."""
     return [] if model.suffix == ".onnx" else ["--precision", precision]
 
 
 def _label(model: Path, precision: str) -> str:
-    return "onnx, without torch" if model.suffix == ".onnx" else precision
+    return f"onnx {precision}, without torch" if model.suffix == ".onnx" else precision
 
 
 def folder_rows(

@@ -4,10 +4,12 @@ and the BiLSTM's achieved GFLOP/s step by step (batching, bucket size, threads, 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -21,7 +23,9 @@ from benchmarks.rows import Row, best_time
 logger = logging.getLogger(__name__)
 
 __all__ = ["matmul_gflops", "int8_matmul_gflops", "lstm_flops", "rtf_rows", "long_file_rows"]
-__all__ += ["lstm_rows", "load_rows"]
+__all__ += ["lstm_rows", "load_rows", "onnx_lstm_rows"]
+
+ONNX_BATCH = 32  # clips per onnxruntime run, as OnnxRecognizer.max_batch
 
 
 def matmul_gflops(threads: int, size: int = 1024, repeats: int = 5) -> float:
@@ -175,4 +179,43 @@ def lstm_rows(
         reference = reference or gflops
         note = f"{100 * gflops / peaks[f'{kind} {threads}']:.0f}% of {kind} matmul peak"
         rows.append(Row("lstm", f"BiLSTM {name}", gflops, "GFLOP/s", gflops / reference, note))
+    return rows
+
+
+def onnx_lstm_rows(
+    models: dict[str, Path], waves: Sequence[Tensor], config: ModelConfig, work: Path
+) -> list[Row]:
+    """The LSTM nodes of exported graphs, GFLOP/s from onnxruntime's profile (one thread; two
+    passes over the clips sorted by length, in batches of 32 as OnnxRecognizer runs them);
+    ratio against the first model."""
+    import onnxruntime as ort
+
+    ordered = sorted((w.numpy() for w in waves), key=len)
+    batches = [ordered[i : i + ONNX_BATCH] for i in range(0, len(ordered), ONNX_BATCH)]
+    rows, reference = [], None
+    for name, path in models.items():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.enable_profiling = True
+        options.profile_file_prefix = str(work / f"onnx-profile-{name}")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        frames = 0
+        for batch in batches * 2:
+            samples = np.array([len(w) for w in batch], dtype=np.int64)  # (batch,)
+            padded = np.zeros((len(batch), int(samples.max())), dtype=np.float32)
+            for row, wave in zip(padded, batch, strict=True):
+                row[: len(wave)] = wave
+            _, lengths = session.run(None, {"waves": padded, "samples": samples})
+            frames += int(lengths.sum())
+        events = json.loads(Path(session.end_profiling()).read_text())
+        micros = sum(
+            e["dur"] for e in events
+            if e.get("cat") == "Node" and "LSTM" in e.get("args", {}).get("op_name", "")
+        )  # fmt: skip
+        gflops = lstm_flops(config, frames) / (micros / 1e6) / 1e9
+        reference = reference or gflops
+        rows.append(
+            Row("lstm", f"BiLSTM in onnxruntime, {name} (LSTM nodes), 1 thread", gflops,
+                "GFLOP/s", gflops / reference, f"{micros / 1e6:.3f} s in onnxruntime's profile")
+        )  # fmt: skip
     return rows
