@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from asr.config import config_from_dict, config_to_dict
-from asr.decode_config import DecodeConfig
+from asr.decode_config import DecodeConfig, decoding_beside
 from asr.errors import AsrError
 from asr.features import FeatureConfig, upgrade_features
 from asr.model import CTCModel, ModelConfig
@@ -140,7 +140,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             std=payload["std"],
             state_dict=payload["state_dict"],
             metadata=payload.get("metadata", {}),
-            decoding=_resolve_decoding_paths(payload.get("decoding", {}), path.parent),
+            decoding=decoding_beside(payload.get("decoding", {}), path.parent),
             resume=payload.get("resume"),
             rejection=payload.get("rejection", {}),
             prior=payload.get("prior"),
@@ -259,18 +259,3 @@ def _fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _resolve_decoding_paths(decoding: dict, folder: Path) -> DecodeConfig | None:
-    """Relative LM and lexicon paths name files beside the checkpoint (a shipped model's).
-
-    Made absolute: a checkpoint loaded by a relative path and saved elsewhere (a fine-tune of
-    it) would otherwise store a path relative to the working directory, read back against its
-    own folder."""
-    if not decoding:
-        return None
-    resolved = dict(decoding)
-    for key in ("lm", "lexicon"):
-        if resolved.get(key) and not Path(resolved[key]).is_absolute():
-            resolved[key] = os.path.abspath(folder / resolved[key])
-    return config_from_dict(DecodeConfig, resolved)

@@ -4,14 +4,16 @@ a checkpoint carries its tuned settings (`asr tune`); the decoders that read it 
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from asr.config import config_from_dict
 from asr.errors import AsrError
 
 METHODS = ("greedy", "beam")
 
-__all__ = ["METHODS", "DecodeConfig", "with_overrides"]
+__all__ = ["METHODS", "DecodeConfig", "decoding_beside", "with_overrides"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +64,19 @@ def with_overrides(tuned: DecodeConfig | None, **overrides) -> DecodeConfig:
     if values["method"] == "greedy":
         return DecodeConfig(tail_seconds=values["tail_seconds"])
     return DecodeConfig(**values)
+
+
+def decoding_beside(decoding: dict, folder: Path) -> DecodeConfig | None:
+    """Stored settings (a checkpoint's, an export's), whose relative LM and lexicon paths name
+    files beside the model in `folder` (a shipped model's, an export's copies).
+
+    Made absolute: a checkpoint loaded by a relative path and saved elsewhere (a fine-tune of
+    it) would otherwise store a path relative to the working directory, read back against its
+    own folder."""
+    if not decoding:
+        return None
+    resolved = dict(decoding)
+    for key in ("lm", "lexicon"):
+        if resolved.get(key) and not Path(resolved[key]).is_absolute():
+            resolved[key] = os.path.abspath(folder / resolved[key])
+    return config_from_dict(DecodeConfig, resolved)

@@ -8,13 +8,15 @@ per-utterance frame counts as the ONNX LSTM's `sequence_lens` input (wired in af
 torch leaves it empty). onnxruntime then stops each utterance at its own length in both
 directions, which is what packing does, so batches of mixed lengths decode as in PyTorch. The
 file carries the checkpoint's configs, vocabulary, decoding and rejection settings as metadata,
-so `asr transcribe --model model.onnx` needs nothing else.
+with copies of its LM and lexicon beside it, so `asr transcribe --model model.onnx` needs
+nothing else, wherever the folder moves.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import warnings
 from pathlib import Path
 
@@ -95,7 +97,7 @@ def export_onnx(ckpt: Checkpoint, out: Path, precision: Precision = "fp32") -> P
     graph = onnx.load(str(out))
     _wire_sequence_lengths(graph)
     entry = graph.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(_metadata(ckpt, precision))
+    entry.key, entry.value = METADATA_KEY, json.dumps(_metadata(ckpt, precision, out))
     onnx.checker.check_model(graph)
     onnx.save(graph, str(out))
     if precision == "int8":
@@ -136,7 +138,25 @@ def _wire_sequence_lengths(graph) -> None:
     graph.graph.node.extend(nodes)
 
 
-def _metadata(ckpt: Checkpoint, precision: Precision) -> dict:
+def _decoding(ckpt: Checkpoint, out: Path) -> dict:
+    """The tuned decoding, its LM and lexicon copied beside `out` (as OUT-STEM.NAME) and named
+    relative to it, so that the export's folder moves to another machine whole."""
+    if ckpt.decoding is None:
+        return {}
+    decoding = config_to_dict(ckpt.decoding)
+    for key in ("lm", "lexicon"):
+        if decoding.get(key):
+            source = Path(decoding[key])
+            copy = out.with_name(f"{out.stem}.{source.name}")
+            try:
+                shutil.copyfile(source, copy)
+            except OSError as err:
+                raise AsrError(f"{source}: cannot copy the model's {key} ({err.strerror})") from err
+            decoding[key] = copy.name
+    return decoding
+
+
+def _metadata(ckpt: Checkpoint, precision: Precision, out: Path) -> dict:
     return {
         "precision": precision,
         "feature_config": config_to_dict(ckpt.feature_config),
@@ -144,7 +164,7 @@ def _metadata(ckpt: Checkpoint, precision: Precision) -> dict:
         "frame_shift": ckpt.feature_config.hop_ms / 1000 * ckpt.model_config.time_stride,
         "parameters": sum(p.numel() for p in ckpt.build_model().parameters()),
         "vocab": list(ckpt.vocab.symbols),
-        "decoding": config_to_dict(ckpt.decoding) if ckpt.decoding else {},
+        "decoding": _decoding(ckpt, out),
         "rejection": ckpt.rejection,
         "metadata": ckpt.metadata,
     }

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.config import config_from_dict
-from asr.decode_config import DecodeConfig, with_overrides
+from asr.decode_config import decoding_beside, with_overrides
 from asr.decoding.confidence import RejectionConfig
 from asr.errors import AsrError
 from asr.feature_config import FeatureConfig, upgrade_features
@@ -55,7 +55,7 @@ class OnnxRecognizer(Transcriber):
         features = upgrade_features(meta["feature_config"])
         self.features = config_from_dict(FeatureConfig, features)
         stored = meta.get("decoding")
-        tuned = config_from_dict(DecodeConfig, stored) if stored else None
+        tuned = decoding_beside(stored, self.path.parent) if stored else None
         self.decoding = with_overrides(tuned, **decoding)
         self.segments = segments or SegmentConfig()
         rejection = meta.get("rejection")

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,7 +144,7 @@ def test_int8_export_quantises_the_lstm_and_keeps_the_shipped_texts(tmp_path):
     ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops and "MatMulInteger" not in ops
     assert int8.stat().st_size < 0.6 * fp32.stat().st_size
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fp32.onnx", "int8.onnx"]
+    assert sorted(p.name for p in tmp_path.glob("*.onnx*")) == ["fp32.onnx", "int8.onnx"]
     recognizer = OnnxRecognizer.load(int8)
     assert recognizer.identity()["precision"] == "int8"
     assert OnnxRecognizer.load(fp32).identity()["precision"] == "fp32"
@@ -159,3 +160,21 @@ def test_int8_export_of_another_cell_is_refused(exported, tmp_path):
     with pytest.raises(AsrError, match="int8 quantises LSTM layers"):
         export_onnx(gru, tmp_path / "m.onnx", "int8")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_an_export_brings_its_lm_and_lexicon_and_moves_whole(tmp_path):
+    """The LM and lexicon are copied beside the export and named relative to it: its folder,
+    moved, still decodes with them (the shipped model's word LM)."""
+    ckpt = load_checkpoint(DEFAULT_MODEL)
+    export_onnx(ckpt, tmp_path / "built" / "digits.onnx")
+    moved = (tmp_path / "built").rename(tmp_path / "elsewhere")
+    recognizer = OnnxRecognizer.load(moved / "digits.onnx")
+    assert recognizer.decoding.lm == moved / "digits.words.arpa"
+    assert recognizer.decoding.lexicon == moved / "digits.words.lex"
+    assert recognizer.decoding.lm.read_bytes() == Path(ckpt.decoding.lm).read_bytes()
+    assert replace(recognizer.decoding, lm=None, lexicon=None) == replace(
+        ckpt.decoding, lm=None, lexicon=None
+    )
+    paths = sorted((ROOT / "data" / "samples").glob("*.wav"))
+    expected = [t.text for t in Recognizer.load(DEFAULT_MODEL).transcribe(paths)]
+    assert [t.text for t in recognizer.transcribe(paths)] == expected
