@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.errors import AsrError
+from asr.inference.onnx_recognizer import is_export
 from benchmarks.rows import Row
 
 __all__ = [
@@ -94,11 +95,11 @@ def startup_rows(model: Path, clip: Path, precision: str) -> list[Row]:
 def _precision(model: Path, precision: str) -> list[str]:
     """The --precision option, for a checkpoint (an .onnx model runs as exported: `precision`
     then names the export's)."""
-    return [] if model.suffix == ".onnx" else ["--precision", precision]
+    return [] if is_export(model) else ["--precision", precision]
 
 
 def _label(model: Path, precision: str) -> str:
-    return f"onnx {precision}, without torch" if model.suffix == ".onnx" else precision
+    return f"onnx {precision}, without torch" if is_export(model) else precision
 
 
 def folder_rows(

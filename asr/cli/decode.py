@@ -68,13 +68,12 @@ def add_decoder_options(p: argparse.ArgumentParser) -> None:
 def load_recognizer(args: argparse.Namespace):
     """The recognizer that --model (a shipped name, a checkpoint or an exported .onnx file),
     --precision and the decoding options ask for, and the model's path; logs which is used."""
+    from asr.inference.onnx_recognizer import OnnxRecognizer, is_export
     from asr.inference.shipped import resolve_model
 
     model_path = resolve_model(args.model)
     logger.info("model: %s", model_path)
-    if model_path.suffix == ".onnx":  # without torch: one-thread sessions, one per worker
-        from asr.inference.onnx_recognizer import OnnxRecognizer
-
+    if is_export(model_path):  # without torch: one-thread sessions, one per worker
         return OnnxRecognizer.load(model_path, **decoding_overrides(args)), model_path
     from asr.inference.recognizer import Recognizer
 

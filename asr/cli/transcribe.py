@@ -51,7 +51,9 @@ def add_transcribe(sub, common) -> None:
 
 def _onnx_model(args) -> bool:
     """An exported model transcribes without torch (asr.inference.onnx_recognizer)."""
-    return args.model is not None and Path(args.model).suffix == ".onnx"
+    from asr.inference.onnx_recognizer import is_export
+
+    return args.model is not None and is_export(args.model)
 
 
 def _run_transcribe(args) -> int:

@@ -25,10 +25,16 @@ from asr.inference.transcriber import Transcriber
 from asr.manifest import Utterance
 from asr.text import Vocabulary
 
+SUFFIX = ".onnx"  # what `asr export` writes; a model path ending so is run by this module
 METADATA_KEY = "asr_checkpoint"  # JSON: everything of the checkpoint but its weights
 INPUTS = ("waves", "samples")  # (batch, samples) float32 zero-padded, (batch,) int64
 
-__all__ = ["INPUTS", "METADATA_KEY", "OnnxRecognizer"]
+__all__ = ["INPUTS", "METADATA_KEY", "SUFFIX", "OnnxRecognizer", "is_export"]
+
+
+def is_export(path: str | Path) -> bool:
+    """Whether a model path names an exported graph rather than a checkpoint."""
+    return Path(path).suffix == SUFFIX
 
 
 class OnnxRecognizer(Transcriber):

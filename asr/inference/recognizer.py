@@ -17,6 +17,7 @@ from asr.decode_config import DecodeConfig, with_overrides
 from asr.decoding.confidence import RejectionConfig
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel_batch
+from asr.inference.onnx_recognizer import is_export
 from asr.inference.quantize import for_inference
 from asr.inference.segment import SegmentConfig
 from asr.inference.transcriber import Transcriber
@@ -67,7 +68,7 @@ class Recognizer(Transcriber):
     def load(cls, path: Path, device: str = "cpu", precision: str = "fp32", **decoding):
         """A checkpoint (an exported .onnx file is `OnnxRecognizer`'s). `decoding`: DecodeConfig
         fields overriding the checkpoint's tuned ones (None: keep)."""
-        if Path(path).suffix == ".onnx":
+        if is_export(path):
             raise AsrError(
                 f"{path}: an exported ONNX model runs in `asr transcribe` and `asr evaluate` "
                 "only; give the .pt checkpoint it was exported from"
