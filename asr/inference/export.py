@@ -63,8 +63,15 @@ def export_onnx(ckpt: Checkpoint, out: Path, precision: Precision = "fp32") -> P
 
     precision "int8": the LSTM layers' weights in int8, their activations quantised per call by
     onnxruntime (its DynamicQuantizeLSTM); the features and the rest stay fp32."""
-    import onnx
-
+    try:  # optional dependencies (the `bench` extra): named rather than a traceback
+        import onnx
+        import onnxruntime.quantization  # noqa: F401  (int8; and what runs the export)
+    except ImportError as err:
+        missing = str(err.name).split(".")[0]
+        raise AsrError(
+            f"ONNX export needs onnx and onnxruntime ({missing} is not installed: "
+            "pip install onnx onnxruntime)"
+        ) from err
     if precision not in PRECISIONS:
         raise AsrError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if precision == "int8" and ckpt.model_config.cell != "lstm":

@@ -178,3 +178,11 @@ def test_an_export_brings_its_lm_and_lexicon_and_moves_whole(tmp_path):
     paths = sorted((ROOT / "data" / "samples").glob("*.wav"))
     expected = [t.text for t in Recognizer.load(DEFAULT_MODEL).transcribe(paths)]
     assert [t.text for t in recognizer.transcribe(paths)] == expected
+
+
+def test_export_without_onnxruntime_says_so_in_one_line(exported, monkeypatch, tmp_path):
+    _, checkpoint, _ = exported
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "onnxruntime.quantization", None)
+    with pytest.raises(AsrError, match="onnxruntime is not installed"):
+        export_onnx(load_checkpoint(checkpoint), tmp_path / "m.onnx")
