@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from asr.averaging import averaged, keep_epoch, prune_epochs
 from asr.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from asr.config import config_to_dict
 from asr.data import Batch, DurationBatchSampler, SpeechDataset, collate
@@ -39,23 +40,11 @@ from asr.train_setup import (
     text_checker,
     training_set,
 )
+from asr.train_state import Progress, restore, resume_state
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "configs_from_toml", "train"]
-
-
-@dataclass
-class _Progress:
-    """Run state that a resumable checkpoint carries, apart from the weights."""
-
-    epoch: int = 0  # epochs fully done
-    batch: int = 0  # batches done in the current epoch
-    step: int = 0  # optimizer steps in all
-    best_score: tuple[float, float] = (math.inf, math.inf)  # (dev WER, dev loss) or train loss
-    stale_epochs: int = 0  # epochs since the best score
-    loss_sum: float = 0.0  # training losses of the current epoch's steps, so that a resumed
-    loss_steps: int = 0  # epoch still reports (and early-stops on) the whole epoch's mean
 
 
 @dataclass
@@ -72,7 +61,7 @@ class _Run:
     dev: DataLoader | None
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
-    progress: _Progress
+    progress: Progress
     device: str
     rank: int
 
@@ -97,6 +86,8 @@ def train(config: TrainConfig, model_config: ModelConfig, features: FeatureConfi
                 log.write(*row)
             if interrupt.requested:  # during validation: the epoch is saved
                 raise KeyboardInterrupt
+    if rank == 0 and config.average_best > 1:
+        _average(run)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
@@ -151,9 +142,9 @@ def _setup(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     scheduler = lr_schedule(optimizer, config, config.epochs * len(sampler))
-    progress = _Progress()
+    progress = Progress()
     if resume is not None and resume.resume is not None:
-        progress = _restore(resume.resume, optimizer, scheduler)
+        progress = restore(resume.resume, optimizer, scheduler)
         logger.info("resumed %s: epoch %d, batch %d", last_path, progress.epoch, progress.batch)
     ddp = DistributedDataParallel(model) if world > 1 else model
     return _Run(
@@ -182,11 +173,18 @@ def _run_epoch(run: _Run, interrupt: DeferredInterrupt) -> tuple:
     else:
         dev_loss, dev_wer = loss, math.nan
     # Best by dev WER, ties (e.g. all-blank output early on) broken by dev loss.
-    _end_epoch(progress, (dev_wer, dev_loss) if run.dev is not None else (loss, loss))
+    score = (dev_wer, dev_loss) if run.dev is not None else (loss, loss)
+    progress.end_epoch(score)
     if run.rank == 0:
         if progress.stale_epochs == 0:
             save_checkpoint(run.out / "best.pt", _with_weights(run))
+        if run.config.average_best > 1:
+            progress.kept = keep_epoch(
+                run.out, progress.kept, score, progress.epoch, run.config.average_best,
+                _with_weights(run),
+            )  # fmt: skip
         _save(run)
+        prune_epochs(run.out, progress.kept)
     lr = run.scheduler.get_last_lr()[0]
     return progress.epoch, progress.step, loss, dev_loss, dev_wer, lr, started
 
@@ -251,13 +249,22 @@ def _validate(model, loader: DataLoader, vocab: Vocabulary, device: str) -> tupl
     return total / max(1, len(refs)), jiwer.wer(refs, hyps)
 
 
-def _end_epoch(progress: _Progress, score: tuple[float, float]) -> None:
-    progress.epoch, progress.batch = progress.epoch + 1, 0
-    progress.loss_sum, progress.loss_steps = 0.0, 0
-    if score < progress.best_score:
-        progress.best_score, progress.stale_epochs = score, 0
-    else:
-        progress.stale_epochs += 1
+def _average(run: _Run) -> None:
+    """average.pt from the kept epochs; it becomes best.pt when it scores better on dev."""
+    ckpt = averaged(run.out, run.progress.kept)
+    save_checkpoint(run.out / "average.pt", ckpt)
+    if run.dev is None:
+        return
+    run.model.load_state_dict(ckpt.state_dict)
+    dev_loss, dev_wer = _validate(run.model, run.dev, run.ckpt.vocab, run.device)
+    better = (dev_wer, dev_loss) < run.progress.best_score
+    logger.info(
+        "average of epochs %s: dev WER %.2f %%, loss %.3f (best epoch: %.2f %%); %s",
+        ckpt.metadata["averaged_epochs"], 100 * dev_wer, dev_loss,
+        100 * run.progress.best_score[0], "best.pt is the average" if better else "not better",
+    )  # fmt: skip
+    if better:
+        save_checkpoint(run.out / "best.pt", ckpt)
 
 
 def _with_weights(run: _Run) -> Checkpoint:
@@ -279,19 +286,5 @@ def _with_weights(run: _Run) -> Checkpoint:
 def _save(run: _Run) -> None:
     """The resumable last.pt: weights plus optimizer, schedule, RNG and position."""
     resumable = _with_weights(run)
-    resumable.resume = {
-        "optimizer": run.optimizer.state_dict(),
-        "scheduler": run.scheduler.state_dict(),
-        "rng": torch.get_rng_state(),
-        "progress": vars(run.progress).copy(),
-    }
+    resumable.resume = resume_state(run.optimizer, run.scheduler, run.progress)
     save_checkpoint(run.out / "last.pt", resumable)
-
-
-def _restore(state: dict, optimizer, scheduler) -> _Progress:
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"])
-    progress = _Progress(**state["progress"])
-    progress.best_score = tuple(progress.best_score)
-    return progress

@@ -36,8 +36,13 @@ class TrainConfig:
     # With init_from: copy only the parameters under these names (e.g. "frontend"), and keep this
     # run's own model and features: a warm start of a new architecture from another model.
     init_modules: tuple[str, ...] = ()
+    # At the end, average the weights of this many best epochs (by dev WER; asr.averaging): the
+    # average becomes best.pt when it scores better on dev. 0 or 1: no averaging.
+    average_best: int = 0
 
     def __post_init__(self):
+        if self.average_best < 0:
+            raise AsrError(f"train: average_best must be 0 or more, got {self.average_best}")
         if self.init_modules and self.init_from is None:
             raise AsrError("train: init_modules needs init_from, the checkpoint to copy them from")
 

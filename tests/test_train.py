@@ -147,7 +147,10 @@ def straight(fsdd, tiny_config, tmp_path_factory):
     must equal."""
     root = tmp_path_factory.mktemp("straight")
     manifest = _sample(fsdd, root / "train.jsonl")
-    configs = _configs(tiny_config, manifest, root / "exp", epochs=2, batch_seconds=2)
+    # average_best: the kept epochs are part of what a resumed run must restore exactly
+    configs = _configs(
+        tiny_config, manifest, root / "exp", epochs=2, batch_seconds=2, average_best=2
+    )
     configs = (dataclasses.replace(configs[0], dev_manifest=manifest), *configs[1:])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
