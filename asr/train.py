@@ -172,6 +172,13 @@ def _run_epoch(run: _Run, interrupt: DeferredInterrupt) -> tuple:
         dev_loss, dev_wer = _validate(run.model, run.dev, run.ckpt.vocab, run.device)
     else:
         dev_loss, dev_wer = loss, math.nan
+    if dist.is_initialized():
+        # Every rank stops and keeps epochs on rank 0's figures: BatchNorm's running statistics
+        # differ by rank, and so do their dev losses, and a rank that early-stopped alone left
+        # the other waiting in its next step forever (a tie in dev WER, 2026-12-07).
+        figures = [loss, dev_loss, dev_wer]
+        dist.broadcast_object_list(figures, src=0)
+        loss, dev_loss, dev_wer = figures
     # Best by dev WER, ties (e.g. all-blank output early on) broken by dev loss.
     score = (dev_wer, dev_loss) if run.dev is not None else (loss, loss)
     progress.end_epoch(score)

@@ -101,6 +101,48 @@ def test_torchrun_two_cpu_processes(fsdd, tiny_config, tmp_path):
     assert [len(rank) for rank in ranks] == [start, start]
 
 
+# Rank 1's dev figures never improve, rank 0's always do: alone, rank 1 would early-stop after
+# its second epoch, and rank 0 go on to a third without it (on the recipe's data, a hang).
+DIVERGING_DEV = """
+import os, sys
+import asr.train
+from asr.cli import main
+
+epochs = []
+
+def validate(*args):
+    epochs.append(1)
+    return (1.0, 1.0) if os.environ["RANK"] == "1" else (1 / len(epochs), 1 / len(epochs))
+
+asr.train._validate = validate
+code = main(sys.argv[2:])
+with open(os.path.join(sys.argv[1], "rank%s.epochs" % os.environ["RANK"]), "w") as f:
+    f.write(str(len(epochs)))
+sys.exit(code)
+"""
+
+
+def test_every_rank_stops_on_rank_0s_dev_figures(fsdd, tiny_config, tmp_path):
+    manifest = fsdd_sample(fsdd, tmp_path / "ddp.jsonl", 8, {"nicolas"})
+    script = tmp_path / "diverging_dev.py"
+    script.write_text(DIVERGING_DEV)
+    config = tmp_path / "patient.toml"
+    config.write_text(tiny_config.read_text().replace("patience = 100", "patience = 1"))
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        str(script), str(tmp_path), "train", "--config", str(config), "--train", str(manifest),
+        "--dev", str(manifest), "--output-dir", str(tmp_path / "ddp"), "--epochs", "3",
+        "--threads", "1",
+    ]  # fmt: skip
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = list(csv.DictReader((tmp_path / "ddp" / "log.csv").open()))
+    assert [r["dev_wer"] for r in rows] == ["1", "0.5", "0.333333"]  # rank 0's figures
+    assert [(tmp_path / f"rank{r}.epochs").read_text() for r in (0, 1)] == ["3", "3"]
+
+
 @pytest.fixture
 def one_thread():
     """On a busy machine, idle-spinning extra threads make a tiny model several times slower."""
