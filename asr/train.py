@@ -258,6 +258,9 @@ def _validate(model, loader: DataLoader, vocab: Vocabulary, device: str) -> tupl
 
 def _average(run: _Run) -> None:
     """average.pt from the kept epochs; it becomes best.pt when it scores better on dev."""
+    if not run.progress.kept:  # a run saved before average_best was set: no epoch files
+        logger.warning("average_best: %s holds no kept epochs to average", run.out)
+        return
     ckpt = averaged(run.out, run.progress.kept)
     save_checkpoint(run.out / "average.pt", ckpt)
     if run.dev is None:

@@ -70,3 +70,15 @@ def test_training_keeps_the_best_epochs_and_averages_them(fsdd, tiny_config, tmp
 def test_a_negative_average_best_is_refused(tmp_path):
     with pytest.raises(AsrError, match="average_best"):
         configs_from_toml(None, train_manifest=tmp_path, out_dir=tmp_path, average_best=-1)
+
+
+def test_a_run_finished_without_averaging_is_left_as_it_is(fsdd, tiny_config, tmp_path, caplog):
+    manifest = fsdd_sample(fsdd, tmp_path / "train.jsonl", 4, {"jackson"})
+    config, model, features = configs_from_toml(
+        tiny_config, train_manifest=manifest, dev_manifest=manifest, out_dir=tmp_path, epochs=1
+    )
+    model = dataclasses.replace(model, conv_channels=(8, 8), lstm_hidden=32)
+    train(config, model, features)
+    with caplog.at_level(logging.WARNING, logger="asr.train"):
+        train(dataclasses.replace(config, average_best=2), model, features)
+    assert "holds no kept epochs" in caplog.text and not (tmp_path / "average.pt").exists()
