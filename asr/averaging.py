@@ -32,7 +32,7 @@ Kept = tuple[float, float, int]
 
 def keep_best(kept: Sequence[Kept], score: tuple[float, float], epoch: int, n: int) -> list[Kept]:
     """The `n` best of `kept` and this epoch's score, best first (an earlier epoch wins a tie)."""
-    return sorted([*kept, (*score, epoch)], key=lambda k: (k[0], k[1], k[2]))[:n]
+    return sorted([*kept, (*score, epoch)])[:n]  # tuples order by WER, loss, then epoch
 
 
 def average_weights(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -63,20 +63,29 @@ sys.exit(code)
 """
 
 
-def test_torchrun_two_cpu_processes(fsdd, tiny_config, tmp_path):
-    manifest = fsdd_sample(fsdd, tmp_path / "ddp.jsonl", 16, {"nicolas"})
-    spy = tmp_path / "rank_spy.py"
-    spy.write_text(RANK_SPY)
+def _train_two_ranks(script: str, tmp_path: Path, config: Path, manifest: Path, epochs: int,
+                     timeout: int) -> None:  # fmt: skip
+    """`asr train` under torchrun, 2 CPU processes, through `script` (given tmp_path, then the
+    command line); its output folder is tmp_path/ddp."""
+    runner = tmp_path / "runner.py"
+    runner.write_text(script)
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        str(spy), str(tmp_path), "train", "--config", str(tiny_config), "--train", str(manifest),
-        "--dev", str(manifest), "--output-dir", str(tmp_path / "ddp"), "--epochs", "2",
+        str(runner), str(tmp_path), "train", "--config", str(config), "--train", str(manifest),
+        "--dev", str(manifest), "--output-dir", str(tmp_path / "ddp"), "--epochs", str(epochs),
         "--threads", "1",
     ]  # fmt: skip
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_torchrun_two_cpu_processes(fsdd, tiny_config, tmp_path):
+    manifest = fsdd_sample(fsdd, tmp_path / "ddp.jsonl", 16, {"nicolas"})
+    _train_two_ranks(RANK_SPY, tmp_path, tiny_config, manifest, epochs=2, timeout=300)
     rows = list(csv.DictReader((tmp_path / "ddp" / "log.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"]  # rank 0 alone writes the log
     assert load_checkpoint(tmp_path / "ddp" / "best.pt").metadata["epoch"] >= 1
@@ -124,20 +133,9 @@ sys.exit(code)
 
 def test_every_rank_stops_on_rank_0s_dev_figures(fsdd, tiny_config, tmp_path):
     manifest = fsdd_sample(fsdd, tmp_path / "ddp.jsonl", 8, {"nicolas"})
-    script = tmp_path / "diverging_dev.py"
-    script.write_text(DIVERGING_DEV)
     config = tmp_path / "patient.toml"
     config.write_text(tiny_config.read_text().replace("patience = 100", "patience = 1"))
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        str(script), str(tmp_path), "train", "--config", str(config), "--train", str(manifest),
-        "--dev", str(manifest), "--output-dir", str(tmp_path / "ddp"), "--epochs", "3",
-        "--threads", "1",
-    ]  # fmt: skip
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-2000:]
+    _train_two_ranks(DIVERGING_DEV, tmp_path, config, manifest, epochs=3, timeout=240)
     rows = list(csv.DictReader((tmp_path / "ddp" / "log.csv").open()))
     assert [r["dev_wer"] for r in rows] == ["1", "0.5", "0.333333"]  # rank 0's figures
     assert [(tmp_path / f"rank{r}.epochs").read_text() for r in (0, 1)] == ["3", "3"]
