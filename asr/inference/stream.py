@@ -114,14 +114,18 @@ def utterance_end(
     best: Tensor, silent: tuple[int, ...], endpoint_frames: int, max_frames: int
 ) -> int | None:
     """best (time',): an open utterance's best ids per frame -> how many frames its final
-    takes, or None while it goes on. It ends once `endpoint_frames` silent frames (blank or
-    space) follow a character, or at `max_frames`; silence alone ends nothing."""
-    spoken = (~torch.isin(best, torch.tensor(silent))).nonzero()  # (characters, 1)
+    takes, or None while it goes on. It ends `endpoint_frames` silent frames (blank or space)
+    after the first character they follow, or at `max_frames`; silence alone ends nothing. The
+    count depends on the frames alone, never on how many a chunk brought: frames past it belong
+    to the next utterance."""
+    spoken = (~torch.isin(best, torch.tensor(silent))).nonzero().flatten()  # (characters,)
     if len(spoken) == 0:
         return None
-    if len(best) - 1 - int(spoken[-1]) >= endpoint_frames or len(best) >= max_frames:
-        return len(best)
-    return None
+    following = torch.cat([spoken[1:], torch.tensor([len(best)])])  # next character, or the end
+    paused = (following - spoken - 1 >= endpoint_frames).nonzero().flatten()
+    if len(paused) and int(spoken[paused[0]]) + 1 + endpoint_frames <= max_frames:
+        return int(spoken[paused[0]]) + 1 + endpoint_frames
+    return max_frames if len(best) >= max_frames else None
 
 
 class Stream:
@@ -158,30 +162,34 @@ class Stream:
         return events + self._final(len(self.log_probs))
 
     def _advance(self, log_probs: Tensor) -> list[StreamEvent]:
-        """New output frames (time', vocab) -> a final at a pause, else perhaps a partial."""
+        """New output frames (time', vocab) -> a final at each pause, then perhaps a partial."""
         self.log_probs = torch.cat([self.log_probs, log_probs])
         shift = self.recognizer.frame_shift
-        frames = utterance_end(
-            self.log_probs.argmax(-1),
-            self.silent,
-            round(self.config.endpoint_seconds / shift),
-            round(self.config.max_utterance_seconds / shift),
-        )
-        if frames is not None:
-            return self._final(frames)
-        if not self.text:
-            # Nothing said yet: keep an endpoint's worth of frames before the first character.
-            spoken = (~torch.isin(self.log_probs.argmax(-1), torch.tensor(self.silent))).nonzero()
-            first = int(spoken[0]) if len(spoken) else len(self.log_probs)
-            drop = max(0, first - self.keep)
-            self.log_probs, self.start = self.log_probs[drop:], self.start + drop
+        events = []  # a chunk may hold several pauses: a final for each
+        while True:
+            if not self.text:
+                # Nothing said yet: keep an endpoint's worth of frames before the first character.
+                best = self.log_probs.argmax(-1)
+                spoken = (~torch.isin(best, torch.tensor(self.silent))).nonzero()
+                first = int(spoken[0]) if len(spoken) else len(self.log_probs)
+                drop = max(0, first - self.keep)
+                self.log_probs, self.start = self.log_probs[drop:], self.start + drop
+            frames = utterance_end(
+                self.log_probs.argmax(-1),
+                self.silent,
+                round(self.config.endpoint_seconds / shift),
+                round(self.config.max_utterance_seconds / shift),
+            )
+            if frames is None:
+                break
+            events += self._final(frames)
         text = self._greedy_text()
-        if not text:
-            return []
-        if text != self.text or self.audio_end - self.partial_at >= self.config.partial_seconds:
+        if text and (
+            text != self.text or self.audio_end - self.partial_at >= self.config.partial_seconds
+        ):
             self.text, self.partial_at = text, self.audio_end
-            return [StreamEvent("partial", text, self.audio_end)]
-        return []
+            events.append(StreamEvent("partial", text, self.audio_end))
+        return events
 
     def _greedy_text(self) -> str:
         tokens = greedy_decode(self.log_probs[None], torch.tensor([len(self.log_probs)]))[0]

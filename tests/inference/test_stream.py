@@ -112,6 +112,9 @@ def test_utterance_end_waits_for_enough_silence_after_a_character():
     assert utterance_end(ids([0, 2, 0, 1]), silent, 3, 100) is None  # pause too short
     assert utterance_end(ids([0, 2, 0, 1, 0]), silent, 3, 100) == 5  # space counts as silence
     assert utterance_end(ids([2, 3, 4, 2]), silent, 3, 4) == 4  # forced at max_frames
+    assert utterance_end(ids([2, 3, 4, 2, 3]), silent, 3, 4) == 4  # ... not past them
+    # the first pause ends it, whatever frames came after it in the same chunk
+    assert utterance_end(ids([2, 0, 0, 0, 0, 3, 0]), silent, 3, 100) == 4
 
 
 def _stream(recognizer: Recognizer, wave: torch.Tensor, config: StreamConfig, chunk: int = 800):
@@ -136,6 +139,24 @@ def test_finals_at_pauses_spell_what_offline_greedy_decoding_spells():
     times = [t for e in finals for w in e.words for t in (w.start, w.end)]
     assert times == sorted(times) and times[-1] <= len(wave) / 8000 + 0.05
     assert [e.audio_end for e in events] == sorted(e.audio_end for e in events)
+
+
+def test_finals_do_not_depend_on_how_the_audio_is_chunked():
+    """A pipe delivers reads of any size: a chunk that holds a pause and the next word, or the
+    whole file, ends each utterance where small chunks do, with the same words and times."""
+    recognizer = random_recognizer(replace(UNI, cell="gru", lookahead=1), head_scale=10.0)
+    wave = load_audio(SPEECH, 8000)
+    config = StreamConfig(endpoint_seconds=0.1)
+
+    def finals(chunks) -> list:
+        stream = Stream(recognizer, config)
+        events = [e for chunk in chunks for e in stream.feed(chunk)] + stream.finish()
+        return [(e.text, e.words) for e in events if e.type == "final"]
+
+    small = finals(wave[i : i + 80] for i in range(0, len(wave), 80))
+    assert len(small) > 1
+    assert finals([wave]) == small
+    assert finals(_chunks(wave, seed=1, most=8000)) == small
 
 
 def test_partials_come_at_least_every_half_second_inside_an_utterance():
