@@ -36,6 +36,7 @@ import numpy as np
 
 from asr.audio import load_audio, write_audio
 from asr.errors import AsrError
+from asr.evaluation.tune import PAUSE_NOISE_RMS  # pauses and gaps: a microphone's floor
 from asr.manifest import read_manifest
 from asr.text import normalize_text
 from benchmarks.process import Measured, run_measured
@@ -46,9 +47,6 @@ INNER_GAP = (0.05, 0.15)  # seconds between the digits of a group
 PAUSE = (0.8, 1.5)  # seconds of silence between groups: longer than the endpoint (0.3 s)
 FLOOR_DB = 30.0  # a word ends at its clip's last 10 ms frame within this of the loudest
 SHORT_SECONDS = 30.0  # the short stream whose CPU time is the start-up cost
-# Pauses and gaps are white noise this loud (RMS, full scale 1), as a microphone's floor: digital
-# zeros give log-mels far below anything in training (FSDD clips carry their own room noise).
-NOISE_RMS = 1e-3
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,8 @@ def build_stream(manifest: Path, seconds: float, rate: int, seed: int = 0):
 
 
 def _silence(parts: list, seconds: float, rate: int, at: float, noise) -> float:
-    parts.append((noise.standard_normal(round(seconds * rate)) * NOISE_RMS).astype(np.float32))
+    pause = noise.standard_normal(round(seconds * rate)) * PAUSE_NOISE_RMS
+    parts.append(pause.astype(np.float32))
     return at + len(parts[-1]) / rate
 
 

@@ -15,7 +15,7 @@ import sys
 
 from asr import __version__
 from asr.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE
-from asr.cli.decode import add_calibrate, add_lm, add_tune
+from asr.cli.decode import add_lm
 from asr.cli.evaluate import add_compare, add_evaluate
 from asr.cli.export import add_export
 from asr.cli.options import CommandParser
@@ -23,6 +23,7 @@ from asr.cli.prepare import add_prepare
 from asr.cli.stream import add_stream
 from asr.cli.train import add_train
 from asr.cli.transcribe import add_transcribe
+from asr.cli.tune import add_calibrate, add_tune
 from asr.errors import AsrError, UsageError
 from asr.runtime import init_torch
 

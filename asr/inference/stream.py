@@ -144,6 +144,9 @@ class Stream:
         self.partial_at = 0.0  # audio seconds at the last partial or final
         self.silent = (0, recognizer.vocab.symbols.index(SPACE))  # blank and space ids
         self.keep = max(1, round(self.config.endpoint_seconds / recognizer.frame_shift))
+        # A list to collect each final's log-probs (time', vocab) in, or None: tuning decodes
+        # them again at every grid point (endpoints follow greedy ids, not the decoder).
+        self.kept_finals: list[Tensor] | None = None
 
     @property
     def audio_end(self) -> float:
@@ -202,6 +205,8 @@ class Stream:
         shown, self.text, self.partial_at = self.text, "", self.audio_end
         if frames == 0:
             return []
+        if self.kept_finals is not None:
+            self.kept_finals.append(log_probs)
         best = self.recognizer.decoder(log_probs[None], torch.tensor([frames]))[0][0]
         if not best.text.strip():
             # A partial on screen is withdrawn by an empty final (the decoder found no word in

@@ -90,3 +90,35 @@ def test_tuning_a_shipped_model_in_place_is_a_usage_error(capsys):
     argv = ["tune", "--model", "digits", "--manifest", "d.jsonl", "--lm", "x", "--lexicon", "y"]
     assert main(argv) == 2
     assert "needs -o/--output" in capsys.readouterr().err
+
+
+def test_a_streaming_model_is_tuned_on_the_finals_of_its_dev_stream(capsys):
+    """The shipped digits-stream on data/samples streamed with 1 s pauses: every grid point is
+    scored on the same finals, joined against the joined references."""
+    from asr.decode_config import DecodeConfig
+    from asr.errors import AsrError
+    from asr.evaluation.tune import stream_log_probs, tune
+    from asr.inference.shipped import SHIPPED_DIR, STREAM_NAME, resolve_model
+    from asr.manifest import read_manifest
+    from tests.conftest import ROOT
+
+    manifest = ROOT / "data" / "samples" / "manifest.jsonl"
+    recognizer = Recognizer.load(resolve_model(STREAM_NAME), method="greedy")
+    finals, ref = stream_log_probs(recognizer, manifest, 1.0)
+    assert ref == " ".join(u.text for u in read_manifest(manifest))
+    assert len(finals) >= len(read_manifest(manifest)) // 2  # cut at the pauses
+    base = DecodeConfig(
+        method="beam",
+        beam_size=20,
+        lm=SHIPPED_DIR / "stream.arpa",
+        lexicon=SHIPPED_DIR / "stream.lex",
+    )
+    result = tune(recognizer, manifest, base, (0.0, 3.0), (-4.0, 4.0), stream_pause=1.0)
+    wers = [row["wer"] for row in result.grid]
+    assert len(wers) == 4 and result.wer == min(wers) < 1.0 and len(set(wers)) > 1
+    assert (result.best.lm_weight, result.best.word_score, result.best.tail_seconds) in {
+        (w, s, 0.0) for w in (0.0, 3.0) for s in (-4.0, 4.0)
+    }
+    offline = Recognizer.load(resolve_model(None), method="greedy")  # bidirectional
+    with pytest.raises(AsrError, match="cannot stream"):
+        tune(offline, manifest, base, (1.0,), (0.0,), stream_pause=1.0)

@@ -159,6 +159,18 @@ def test_finals_do_not_depend_on_how_the_audio_is_chunked():
     assert finals(_chunks(wave, seed=1, most=8000)) == small
 
 
+def test_kept_finals_decode_to_the_finals_the_stream_wrote():
+    """Tuning re-decodes each final's kept log-probs; they are the frames the final was."""
+    recognizer = random_recognizer(replace(UNI, cell="gru", lookahead=1), head_scale=10.0)
+    stream = Stream(recognizer, StreamConfig(endpoint_seconds=0.1))
+    stream.kept_finals = []
+    wave = load_audio(SPEECH, 8000)
+    events = [e for i in range(0, len(wave), 800) for e in stream.feed(wave[i : i + 800])]
+    finals = [e.text for e in events + stream.finish() if e.type == "final"]
+    again = [recognizer.decode(lp[None], torch.tensor([len(lp)]))[0] for lp in stream.kept_finals]
+    assert len(finals) > 1 and [t.strip() for t in again if t.strip()] == finals
+
+
 def test_partials_come_at_least_every_half_second_inside_an_utterance():
     recognizer = random_recognizer(replace(UNI, cell="gru", lookahead=1), head_scale=10.0)
     wave = load_audio(SPEECH, 8000)
