@@ -55,7 +55,7 @@ $4: $2 $1/.done
 
 $6: $1/.done $4 $(or $7,$5)
 	$$(ASR) tune --model $1/best.pt --manifest $5 --lm $4 --lexicon $(4:.arpa=.lex) \
-		--output $$@ $$(QUIET)
+		--output $$@ $$(TUNE_OPTS) $$(QUIET)
 endef
 
 .DEFAULT_GOAL := all
