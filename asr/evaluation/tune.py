@@ -144,6 +144,8 @@ def tune(
     """
     if base.method != "beam":
         raise AsrError("tuning needs beam decoding (an LM weight means nothing to greedy)")
+    if stream_pause is not None and stream_pause < 0:
+        raise AsrError(f"tune: the stream's pause must be >= 0 seconds, got {stream_pause}")
     if not recognizer.checkpoint.model_config.bidirectional:
         tails = (0.0,)
     grid, best, best_wer = [], base, float("inf")

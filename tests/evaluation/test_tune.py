@@ -122,3 +122,5 @@ def test_a_streaming_model_is_tuned_on_the_finals_of_its_dev_stream(capsys):
     offline = Recognizer.load(resolve_model(None), method="greedy")  # bidirectional
     with pytest.raises(AsrError, match="cannot stream"):
         tune(offline, manifest, base, (1.0,), (0.0,), stream_pause=1.0)
+    with pytest.raises(AsrError, match="pause must be >= 0"):
+        tune(recognizer, manifest, base, (1.0,), (0.0,), stream_pause=-1.0)
