@@ -156,15 +156,15 @@ def tune(
             lps, refs = dev_log_probs(recognizer.with_decoding(tailed), manifest, batch_seconds)
         else:  # Stream refuses a model that cannot stream; a greedy one cuts the finals
             lps, ref = stream_log_probs(recognizer, manifest, stream_pause)
+            refs = [ref]  # scored as one text: finals do not line up with the utterances
         for weight, score in tqdm(
             points, desc=f"tune, tail {tail:g} s", unit="setting", disable=None
         ):
             config = dataclasses.replace(tailed, lm_weight=weight, word_score=score)
             hyps = decode_texts(build_decoder(config, recognizer.vocab), lps)
-            if stream_pause is None:
-                wer = corpus_rates(refs, hyps)[0]
-            else:
-                wer = corpus_rates([ref], [normalize_text(" ".join(hyps))])[0]
+            if stream_pause is not None:
+                hyps = [normalize_text(" ".join(hyps))]
+            wer = corpus_rates(refs, hyps)[0]
             point = {"tail_seconds": tail, "lm_weight": weight, "word_score": score}
             grid.append({**point, "wer": wer})
             logger.debug("%s: WER %.2f%%", point, 100 * wer)

@@ -170,15 +170,16 @@ class Stream:
         shift = self.recognizer.frame_shift
         events = []  # a chunk may hold several pauses: a final for each
         while True:
+            best = self.log_probs.argmax(-1)  # (time',)
             if not self.text:
                 # Nothing said yet: keep an endpoint's worth of frames before the first character.
-                best = self.log_probs.argmax(-1)
                 spoken = (~torch.isin(best, torch.tensor(self.silent))).nonzero()
-                first = int(spoken[0]) if len(spoken) else len(self.log_probs)
+                first = int(spoken[0]) if len(spoken) else len(best)
                 drop = max(0, first - self.keep)
                 self.log_probs, self.start = self.log_probs[drop:], self.start + drop
+                best = best[drop:]
             frames = utterance_end(
-                self.log_probs.argmax(-1),
+                best,
                 self.silent,
                 round(self.config.endpoint_seconds / shift),
                 round(self.config.max_utterance_seconds / shift),
