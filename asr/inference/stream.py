@@ -6,10 +6,11 @@ its state carried (`ModelStream`) and decodes:
 
 - a partial (greedy text of the utterance so far) whenever that text changes and at least every
   `partial_seconds` of audio while an utterance is open;
-- a final at each pause, when `endpoint_seconds` of output frames after the last character are
-  all blank, and at the end of the stream: the checkpoint's decoder (beam, lexicon, LM when it
-  has them) over the utterance's log-probs, with timed words; an empty one when that decoder
-  finds no word where a partial was shown, so that the partial does not stay on screen.
+- a final at each pause, when `endpoint_seconds` of output frames after a character are all
+  blank, the last `quiet_seconds` of them over quiet audio (`QuietStream`), and at the end of
+  the stream: the checkpoint's decoder (beam, lexicon, LM when it has them) over the
+  utterance's log-probs, with timed words; an empty one when that decoder finds no word where
+  a partial was shown, so that the partial does not stay on screen.
 
 Normalisation: "global" or "running" models stream (`Normaliser.streaming`). A model trained
 on per-utterance (or per-speaker) means needs the mean of audio not yet heard, so it is refused
@@ -25,7 +26,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
 from asr.decoding.align import WordTiming, align_words
@@ -33,20 +36,33 @@ from asr.decoding.greedy import greedy_decode
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel
 from asr.inference.recognizer import Recognizer
+from asr.inference.segment import (
+    DEAD_DB,
+    FLOOR_PERCENTILE,
+    SegmentConfig,
+    block_energy,
+    silence_threshold,
+)
 from asr.inference.stream_model import ModelStream
 from asr.text import SPACE
 
-__all__ = ["FeatureStream", "Stream", "StreamConfig", "StreamEvent", "utterance_end"]
+BLOCK_FRAMES = 4096  # the quiet test's windows (frames x width) are made this many at a time
+
+__all__ = ["FeatureStream", "QuietStream", "Stream", "StreamConfig", "StreamEvent", "utterance_end"]
 
 
 @dataclass(frozen=True)
 class StreamConfig:
     partial_seconds: float = 0.5  # a partial at least this often (of audio) inside an utterance
-    endpoint_seconds: float = 0.3  # blank output after the last character that ends an utterance
+    endpoint_seconds: float = 0.3  # blank output after a character that ends an utterance ...
+    # ... the last this much of it over quiet audio: greedy output can be blank for longer
+    # than the endpoint while a word is still loud, and an utterance ended there is cut short.
+    quiet_seconds: float = 0.1
+    level_seconds: float = 5.0  # audio whose loud and floor levels say which frames are quiet
     max_utterance_seconds: float = 20.0  # a final is forced this long into an utterance
 
     def __post_init__(self) -> None:
-        if min(self.partial_seconds, self.endpoint_seconds, self.max_utterance_seconds) <= 0:
+        if min(asdict(self).values()) <= 0:
             raise AsrError(f"stream: every duration must be positive, got {self}")
 
 
@@ -110,22 +126,77 @@ class FeatureStream:
         return frames  # (count, n_mels)
 
 
+class QuietStream:
+    """Samples in chunks -> per output frame, whether the audio is quiet: its energy under the
+    segmenter's silence level (`silence_threshold`) of the loud and floor levels of the last
+    `window_seconds`. Frame j is samples [j, j + 1) * frame of the stream, and its flag depends
+    on those and the window before them alone, never on how the chunks fell."""
+
+    def __init__(
+        self, rate: int, frame_seconds: float, window_seconds: float, config: SegmentConfig
+    ):
+        self.frame = max(1, round(rate * frame_seconds))
+        self.width = max(1, round(window_seconds / frame_seconds))  # frames in a window
+        self.config = config
+        self.rest = np.zeros(0, np.float32)  # samples of the next, incomplete frame
+        self.history = np.full(self.width - 1, np.nan)  # the frames before, in dB (nan: none)
+
+    def feed(self, samples: np.ndarray) -> Tensor:
+        """samples (n,) -> quiet flags (frames,) of the frames they complete."""
+        audio = np.concatenate([self.rest, samples])
+        count = len(audio) // self.frame
+        self.rest = audio[count * self.frame :]
+        energy = block_energy(audio[: count * self.frame], self.frame)  # (count,) dB
+        levels = np.concatenate([self.history, energy])  # (width - 1 + count,)
+        self.history = levels[len(levels) - len(self.history) :]
+        quiet = np.zeros(count, dtype=bool)
+        for at in range(0, count, BLOCK_FRAMES):  # windows of a few thousand frames at a time
+            span = levels[at : at + BLOCK_FRAMES + self.width - 1]
+            windows = sliding_window_view(span, self.width)  # (frames, width)
+            heard = ~np.isnan(windows)
+            loud = np.where(heard, windows, -np.inf).max(axis=1)  # (frames,)
+            # Digital silence and frames not heard yet count as infinitely loud for the floor:
+            # a window mostly of them has none (inf), and then only the loud level counts.
+            live = np.where(heard & (windows >= DEAD_DB), windows, np.inf)
+            floor = np.percentile(live, FLOOR_PERCENTILE, axis=1, method="lower")  # (frames,)
+            level = silence_threshold(loud, floor, self.config)
+            own = energy[at : at + len(level)]
+            quiet[at : at + len(level)] = (own < level) | (own < DEAD_DB)
+        return torch.from_numpy(quiet)
+
+
 def utterance_end(
-    best: Tensor, silent: tuple[int, ...], endpoint_frames: int, max_frames: int
+    best: Tensor,
+    silent: tuple[int, ...],
+    endpoint_frames: int,
+    max_frames: int,
+    quiet: Tensor | None = None,
+    quiet_frames: int = 1,
 ) -> int | None:
     """best (time',): an open utterance's best ids per frame -> how many frames its final
-    takes, or None while it goes on. It ends `endpoint_frames` silent frames (blank or space)
-    after the first character they follow, or at `max_frames`; silence alone ends nothing. The
-    count depends on the frames alone, never on how many a chunk brought: frames past it belong
-    to the next utterance."""
-    spoken = (~torch.isin(best, torch.tensor(silent))).nonzero().flatten()  # (characters,)
+    takes, or None while it goes on. It ends after the first `endpoint_frames` frames in a row
+    past its first character that are silent (blank or space) and, where `quiet` (time',) says,
+    quiet audio too: greedy decoding leaves 0.3 s blank inside a long vowel. Or it ends at
+    `max_frames`; silence alone ends nothing. The count depends on the frames alone, never on
+    how many a chunk brought: frames past it belong to the next utterance."""
+    pause = torch.isin(best, torch.tensor(silent))  # (time',)
+    spoken = (~pause).nonzero().flatten()  # (characters,)
     if len(spoken) == 0:
         return None
-    following = torch.cat([spoken[1:], torch.tensor([len(best)])])  # next character, or the end
-    paused = (following - spoken - 1 >= endpoint_frames).nonzero().flatten()
-    if len(paused) and int(spoken[paused[0]]) + 1 + endpoint_frames <= max_frames:
-        return int(spoken[paused[0]]) + 1 + endpoint_frames
+    pause[: int(spoken[0])] = False
+    ends = _full_windows(pause, endpoint_frames)  # (time' - endpoint + 1,) by the frame after
+    if quiet is not None:
+        ends &= _full_windows(quiet, quiet_frames)[endpoint_frames - quiet_frames :]
+    ended = ends.nonzero()
+    if len(ended) and int(ended[0]) + endpoint_frames <= max_frames:
+        return int(ended[0]) + endpoint_frames
     return max_frames if len(best) >= max_frames else None
+
+
+def _full_windows(mask: Tensor, width: int) -> Tensor:
+    """mask (time,) -> (time - width + 1,): whether frames i .. i + width - 1 are all set."""
+    runs = torch.cat([torch.zeros(1, dtype=torch.long), mask.long().cumsum(0)])  # (time + 1,)
+    return (runs[width:] - runs[:-width]) == width
 
 
 class Stream:
@@ -139,11 +210,17 @@ class Stream:
         self.features = FeatureStream(recognizer.features)
         self.samples = 0  # consumed so far
         self.log_probs = torch.zeros(0, len(recognizer.vocab))  # (time', vocab) this utterance
+        rate, shift = recognizer.features.sample_rate, recognizer.frame_shift
+        self.levels = QuietStream(rate, shift, self.config.level_seconds, recognizer.segments)
+        self.quiet = torch.zeros(0, dtype=torch.bool)  # (time'',) from the utterance's start on
         self.start = 0  # output frame where this utterance's log-probs begin
         self.text = ""  # the last partial's
         self.partial_at = 0.0  # audio seconds at the last partial or final
         self.silent = (0, recognizer.vocab.symbols.index(SPACE))  # blank and space ids
-        self.keep = max(1, round(self.config.endpoint_seconds / recognizer.frame_shift))
+        frames = lambda seconds: max(1, round(seconds / shift))  # noqa: E731
+        self.keep = frames(self.config.endpoint_seconds)  # also the endpoint, in frames
+        self.quiet_frames = frames(min(self.config.quiet_seconds, self.config.endpoint_seconds))
+        self.max_frames = frames(self.config.max_utterance_seconds)
         # A list to collect each final's log-probs (time', vocab) in, or None: tuning decodes
         # them again at every grid point (endpoints follow greedy ids, not the decoder).
         self.kept_finals: list[Tensor] | None = None
@@ -155,6 +232,7 @@ class Stream:
     def feed(self, samples: Tensor) -> list[StreamEvent]:
         """samples (n,) at the model's rate -> the events they complete."""
         self.samples += len(samples)
+        self.quiet = torch.cat([self.quiet, self.levels.feed(samples.numpy())])
         feats = self.normalise(self.features.feed(samples))  # (time, n_mels)
         return self._advance(self.model.feed(feats))
 
@@ -167,7 +245,6 @@ class Stream:
     def _advance(self, log_probs: Tensor) -> list[StreamEvent]:
         """New output frames (time', vocab) -> a final at each pause, then perhaps a partial."""
         self.log_probs = torch.cat([self.log_probs, log_probs])
-        shift = self.recognizer.frame_shift
         events = []  # a chunk may hold several pauses: a final for each
         while True:
             best = self.log_probs.argmax(-1)  # (time',)
@@ -177,12 +254,12 @@ class Stream:
                 first = int(spoken[0]) if len(spoken) else len(best)
                 drop = max(0, first - self.keep)
                 self.log_probs, self.start = self.log_probs[drop:], self.start + drop
-                best = best[drop:]
+                self.quiet, best = self.quiet[drop:], best[drop:]
+            # Only at the stream's end can a frame's audio be short of a block: quiet, then.
+            quiet = torch.ones(len(best), dtype=torch.bool)
+            quiet[: len(self.quiet)] = self.quiet[: len(best)]
             frames = utterance_end(
-                best,
-                self.silent,
-                round(self.config.endpoint_seconds / shift),
-                round(self.config.max_utterance_seconds / shift),
+                best, self.silent, self.keep, self.max_frames, quiet, self.quiet_frames
             )
             if frames is None:
                 break
@@ -202,6 +279,7 @@ class Stream:
     def _final(self, frames: int) -> list[StreamEvent]:
         """Decode this utterance's first `frames` output frames as a final; start the next."""
         log_probs, self.log_probs = self.log_probs[:frames], self.log_probs[frames:]
+        self.quiet = self.quiet[frames:]
         start, self.start = self.start, self.start + frames
         shown, self.text, self.partial_at = self.text, "", self.audio_end
         if frames == 0:

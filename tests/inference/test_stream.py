@@ -11,7 +11,8 @@ from asr.decode_config import DecodeConfig
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel
 from asr.inference.recognizer import Recognizer
-from asr.inference.stream import FeatureStream, Stream, StreamConfig, utterance_end
+from asr.inference.segment import SegmentConfig
+from asr.inference.stream import FeatureStream, QuietStream, Stream, StreamConfig, utterance_end
 from asr.inference.stream_model import ModelStream
 from asr.model import CTCModel, ModelConfig
 from asr.text import Vocabulary
@@ -115,6 +116,35 @@ def test_utterance_end_waits_for_enough_silence_after_a_character():
     assert utterance_end(ids([2, 3, 4, 2, 3]), silent, 3, 4) == 4  # ... not past them
     # the first pause ends it, whatever frames came after it in the same chunk
     assert utterance_end(ids([2, 0, 0, 0, 0, 3, 0]), silent, 3, 100) == 4
+
+
+def test_utterance_end_waits_for_quiet_audio_where_it_is_told():
+    """Blank output over loud audio (a long vowel) is no pause: the last quiet_frames of the
+    blank run must be quiet too."""
+    silent, ids, flags = (0, 1), torch.tensor, torch.tensor
+    best = ids([2, 0, 0, 0, 0, 0, 0])
+    loud_then_quiet = flags([False, False, False, False, True, True, True])
+    assert utterance_end(best, silent, 3, 100) == 4
+    assert utterance_end(best, silent, 3, 100, loud_then_quiet, quiet_frames=1) == 5
+    assert utterance_end(best, silent, 3, 100, loud_then_quiet, quiet_frames=3) == 7
+    assert utterance_end(best, silent, 3, 100, torch.zeros(7, dtype=torch.bool), 1) is None
+    assert utterance_end(best, silent, 3, 6, torch.zeros(7, dtype=torch.bool), 1) == 6
+
+
+def test_quiet_frames_follow_the_noise_floor_whatever_the_chunks():
+    """-60 dBFS noise around a -20 dBFS tone: the noise is quiet once something louder has been
+    heard (until then, it is all there is), the tone never; digital silence always."""
+    g = torch.Generator().manual_seed(0)
+    rate = 8000
+    noise = lambda seconds: 1e-3 * torch.randn(int(seconds * rate), generator=g)  # noqa: E731
+    tone = 0.14 * torch.sin(torch.arange(rate // 2) * 2 * torch.pi * 300 / rate)
+    wave = torch.cat([noise(1.0), tone, noise(2.0), torch.zeros(rate // 2)]).numpy()
+    config = SegmentConfig()
+    whole = QuietStream(rate, 0.02, 5.0, config).feed(wave)  # (200,) frames of 20 ms
+    assert len(whole) == 200 and not whole[:75].any() and whole[75:].all()
+    chunked = QuietStream(rate, 0.02, 5.0, config)
+    pieces = [chunked.feed(wave[i : i + 333]) for i in range(0, len(wave), 333)]
+    assert torch.equal(torch.cat(pieces), whole)
 
 
 def _stream(recognizer: Recognizer, wave: torch.Tensor, config: StreamConfig, chunk: int = 800):
