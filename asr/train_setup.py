@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from asr.checkpoint import Checkpoint, check_room, remove_stale_temporaries
@@ -151,7 +152,7 @@ def warm_start(
         if not covered:
             raise AsrError(f"init_modules: the model has no parameters under {name!r}")
         for key in covered:
-            theirs = init.state_dict.get(key)
+            theirs = _grown_lookahead(key, init.state_dict.get(key), weights[key])
             if theirs is None or theirs.shape != weights[key].shape:
                 found = "missing" if theirs is None else f"shape {tuple(theirs.shape)}"
                 raise AsrError(
@@ -161,6 +162,16 @@ def warm_start(
             copied[key] = theirs.clone()
     logger.info("initialised %d tensors from %s: %s", len(copied), source, ", ".join(names))
     return copied
+
+
+def _grown_lookahead(key: str, theirs: torch.Tensor | None, ours: torch.Tensor):
+    """A lookahead convolution (hidden, 1, frames + 1) warm-starts one of more frames: its taps
+    are copied and the later ones start at zero, so the model first computes what init did and
+    then learns to use the further future."""
+    if theirs is None or not key.endswith("lookahead.conv.weight"):
+        return theirs
+    grow = ours.shape[-1] - theirs.shape[-1]
+    return F.pad(theirs, (0, grow)) if grow > 0 and theirs.shape[:-1] == ours.shape[:-1] else theirs
 
 
 def grown_head(

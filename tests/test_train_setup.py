@@ -64,3 +64,20 @@ def test_a_warm_start_names_the_parameter_that_does_not_fit():
         warm_start(init, wider, ["lstm.weight_hh_l0"], Path("init.pt"))
     with pytest.raises(AsrError, match="no parameters under 'encoder'"):
         warm_start(init, wider, ["encoder"], Path("init.pt"))
+
+
+def test_a_warm_start_grows_the_lookahead_and_first_computes_what_init_did():
+    """A uni model given more future frames starts from init's function: the new taps are 0."""
+    short = dataclasses.replace(CONFIG, bidirectional=False, lookahead=2)
+    torch.manual_seed(2)
+    init = dataclasses.replace(_checkpoint(), model_config=short,
+                               state_dict=CTCModel(short).state_dict())  # fmt: skip
+    longer = dataclasses.replace(short, lookahead=6)
+    fresh = CTCModel(longer).state_dict()
+    names = ["frontend", "lstm", "lookahead", "head"]
+    grown = CTCModel(longer).eval()
+    grown.load_state_dict(fresh | warm_start(init, fresh, names, Path("init.pt")))
+    taps = grown.lookahead.conv.weight  # (hidden, 1, 7)
+    assert taps.shape[-1] == 7 and not taps[..., 3:].any()
+    x, n = torch.randn(1, 30, 40), torch.tensor([30])
+    torch.testing.assert_close(grown(x, n)[0], init.build_model()(x, n)[0])
