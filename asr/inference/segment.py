@@ -35,6 +35,7 @@ __all__ = [
     "Segment",
     "SegmentConfig",
     "block_energy",
+    "block_energy",
     "find_cuts",
     "frame_energies",
     "own_words",

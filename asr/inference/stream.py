@@ -36,16 +36,14 @@ from asr.decoding.greedy import greedy_decode
 from asr.errors import AsrError
 from asr.features import FeatureConfig, log_mel
 from asr.inference.recognizer import Recognizer
-from asr.inference.segment import (
-    DEAD_DB,
-    FLOOR_PERCENTILE,
-    SegmentConfig,
-    block_energy,
-    silence_threshold,
-)
+from asr.inference.segment import DEAD_DB, SegmentConfig, block_energy
 from asr.inference.stream_model import ModelStream
 from asr.text import SPACE
 
+# The noise floor of a 5 s window: a higher percentile than a whole file's (FLOOR_PERCENTILE),
+# since clips' own quiet below the room's noise can fill a tenth of so short a window (FSDD
+# clips at -71 to -83 dB between pauses at -60: the pauses then counted as loud).
+WINDOW_FLOOR_PERCENTILE = 30
 BLOCK_FRAMES = 4096  # the quiet test's windows (frames x width) are made this many at a time
 
 __all__ = ["FeatureStream", "QuietStream", "Stream", "StreamConfig", "StreamEvent", "utterance_end"]
@@ -127,10 +125,11 @@ class FeatureStream:
 
 
 class QuietStream:
-    """Samples in chunks -> per output frame, whether the audio is quiet: its energy under the
-    segmenter's silence level (`silence_threshold`) of the loud and floor levels of the last
-    `window_seconds`. Frame j is samples [j, j + 1) * frame of the stream, and its flag depends
-    on those and the window before them alone, never on how the chunks fell."""
+    """Samples in chunks -> per output frame, whether the audio is quiet: within the segmenter's
+    `floor_db` of the noise floor of the last `window_seconds`, or `silence_db` below their loud
+    level. (Not its `min_snr_db` guard: a quiet speaker's 5 s lie 25 dB over a -60 dBFS room,
+    which then never counted as quiet.) Frame j is samples [j, j + 1) * frame of the stream; its
+    flag depends on those and the window before them alone, never on how the chunks fell."""
 
     def __init__(
         self, rate: int, frame_seconds: float, window_seconds: float, config: SegmentConfig
@@ -156,10 +155,11 @@ class QuietStream:
             heard = ~np.isnan(windows)
             loud = np.where(heard, windows, -np.inf).max(axis=1)  # (frames,)
             # Digital silence and frames not heard yet count as infinitely loud for the floor:
-            # a window mostly of them has none (inf), and then only the loud level counts.
+            # a window mostly of them has none (inf).
             live = np.where(heard & (windows >= DEAD_DB), windows, np.inf)
-            floor = np.percentile(live, FLOOR_PERCENTILE, axis=1, method="lower")  # (frames,)
-            level = silence_threshold(loud, floor, self.config)
+            floor = np.percentile(live, WINDOW_FLOOR_PERCENTILE, axis=1, method="lower")
+            # Near the floor or far below the loud level; with no floor yet (inf), anything.
+            level = np.maximum(loud - self.config.silence_db, floor + self.config.floor_db)
             own = energy[at : at + len(level)]
             quiet[at : at + len(level)] = (own < level) | (own < DEAD_DB)
         return torch.from_numpy(quiet)

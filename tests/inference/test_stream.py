@@ -132,16 +132,17 @@ def test_utterance_end_waits_for_quiet_audio_where_it_is_told():
 
 
 def test_quiet_frames_follow_the_noise_floor_whatever_the_chunks():
-    """-60 dBFS noise around a -20 dBFS tone: the noise is quiet once something louder has been
-    heard (until then, it is all there is), the tone never; digital silence always."""
+    """-60 dBFS noise around a -20 dBFS tone: the noise and digital silence are quiet, the tone
+    is not (once 30 % of a window has been heard: before, there is no floor and all is quiet)."""
     g = torch.Generator().manual_seed(0)
     rate = 8000
     noise = lambda seconds: 1e-3 * torch.randn(int(seconds * rate), generator=g)  # noqa: E731
     tone = 0.14 * torch.sin(torch.arange(rate // 2) * 2 * torch.pi * 300 / rate)
-    wave = torch.cat([noise(1.0), tone, noise(2.0), torch.zeros(rate // 2)]).numpy()
+    wave = torch.cat([noise(2.0), tone, noise(2.0), torch.zeros(rate // 2)]).numpy()
     config = SegmentConfig()
-    whole = QuietStream(rate, 0.02, 5.0, config).feed(wave)  # (200,) frames of 20 ms
-    assert len(whole) == 200 and not whole[:75].any() and whole[75:].all()
+    whole = QuietStream(rate, 0.02, 5.0, config).feed(wave)  # (250,) frames of 20 ms
+    assert len(whole) == 250 and whole[:100].all() and whole[125:].all()
+    assert not whole[100:125].any()
     chunked = QuietStream(rate, 0.02, 5.0, config)
     pieces = [chunked.feed(wave[i : i + 333]) for i in range(0, len(wave), 333)]
     assert torch.equal(torch.cat(pieces), whole)
