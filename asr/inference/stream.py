@@ -40,9 +40,9 @@ from asr.inference.segment import DEAD_DB, SegmentConfig, block_energy
 from asr.inference.stream_model import ModelStream
 from asr.text import SPACE
 
-# The noise floor of a 5 s window: a higher percentile than a whole file's (FLOOR_PERCENTILE),
-# since clips' own quiet below the room's noise can fill a tenth of so short a window (FSDD
-# clips at -71 to -83 dB between pauses at -60: the pauses then counted as loud).
+# The noise floor of a 5 s window: a higher percentile than a whole file's 10th (the segmenter's
+# `silence_level`), since clips' own quiet below the room's noise can fill a tenth of so short a
+# window (FSDD clips at -71 to -83 dB between pauses at -60: the pauses then counted as loud).
 WINDOW_FLOOR_PERCENTILE = 30
 BLOCK_FRAMES = 4096  # the quiet test's windows (frames x width) are made this many at a time
 
@@ -175,8 +175,9 @@ def utterance_end(
 ) -> int | None:
     """best (time',): an open utterance's best ids per frame -> how many frames its final
     takes, or None while it goes on. It ends after the first `endpoint_frames` frames in a row
-    past its first character that are silent (blank or space) and, where `quiet` (time',) says,
-    quiet audio too: greedy decoding leaves 0.3 s blank inside a long vowel. Or it ends at
+    past its first character that are silent (blank or space), the last `quiet_frames` of them
+    (at most `endpoint_frames`) over quiet audio where `quiet` (time',) is given: greedy output
+    can stay blank for 0.3 s while a word is still loud. Or it ends at
     `max_frames`; silence alone ends nothing. The count depends on the frames alone, never on
     how many a chunk brought: frames past it belong to the next utterance."""
     pause = torch.isin(best, torch.tensor(silent))  # (time',)
