@@ -28,13 +28,10 @@ from asr.errors import AsrError
 
 ENERGY_FLOOR = 1e-10  # mean-square floor before log, so digital silence stays finite
 DEAD_DB = -90.0  # a frame under this (about one 16-bit step) is digital silence, not a room
-FLOOR_PERCENTILE = 10  # of a room's frames: its noise floor (a clip's own quiet lies below it)
 
 __all__ = [
-    "FLOOR_PERCENTILE",
     "Segment",
     "SegmentConfig",
-    "block_energy",
     "block_energy",
     "find_cuts",
     "frame_energies",
@@ -43,7 +40,6 @@ __all__ = [
     "read_segment",
     "segment_batches",
     "silence_level",
-    "silence_threshold",
     "speech_regions",
 ]
 
@@ -141,17 +137,10 @@ def silence_level(energy_db: np.ndarray, config: SegmentConfig) -> float:
     """dB under which a frame is silent: far below the loud level, or near the noise floor."""
     loud = np.percentile(energy_db, 99)
     live = energy_db[energy_db >= DEAD_DB]  # a room's frames; digital silence has no floor
-    floor = np.percentile(live, FLOOR_PERCENTILE) if len(live) else np.inf
-    return float(silence_threshold(loud, floor, config))
-
-
-def silence_threshold(loud, floor, config: SegmentConfig):
-    """Loud and noise-floor levels in dB (arrays or numbers; floor inf where only digital
-    silence was heard) -> the dB under which a frame is silent, element by element."""
-    near_floor = np.minimum(floor + config.floor_db, loud - config.min_snr_db)
-    return np.where(
-        np.isinf(floor), loud - config.silence_db, np.maximum(loud - config.silence_db, near_floor)
-    )
+    if not len(live):
+        return loud - config.silence_db
+    floor = np.percentile(live, 10) + config.floor_db
+    return max(loud - config.silence_db, min(floor, loud - config.min_snr_db))
 
 
 def _pad(first: int, end: int, pad: int, dead: np.ndarray) -> tuple[int, int]:
