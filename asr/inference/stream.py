@@ -256,7 +256,7 @@ class Stream:
                 drop = max(0, first - self.keep)
                 self.log_probs, self.start = self.log_probs[drop:], self.start + drop
                 self.quiet, best = self.quiet[drop:], best[drop:]
-            # Only at the stream's end can a frame's audio be short of a block: quiet, then.
+            # Output frames past the quiet flags come only at the end (the model's padding): quiet.
             quiet = torch.ones(len(best), dtype=torch.bool)
             quiet[: len(self.quiet)] = self.quiet[: len(best)]
             frames = utterance_end(
